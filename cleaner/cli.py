@@ -1,0 +1,226 @@
+"""The ``cleaner`` command line.
+
+``cleaner clean INPUT... -o OUT`` cleans files, folders and archives;
+``cleaner clean --jsonl - < raw.jsonl > clean.jsonl`` is the pipeline mode;
+``cleaner explain FILE`` shows what would be removed from one file and why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .config import SCRIPTS, CleanConfig, ConfigError, load_config
+from .inputs import iter_jsonl, open_jsonl, plan_inputs
+from .output import write_jsonl, write_output_dir
+from .pipeline import Cleaner, segment_file
+from .decode import decode_bytes
+from .errors import InputError
+from .inputs import read_input
+
+EXIT_OK = 0
+EXIT_NOTHING_PROCESSED = 1
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"cleaner: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="cleaner", description="Clean and deduplicate scraped article collections.")
+    parser.add_argument("--version", action="version", version=f"cleaner {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    clean = sub.add_parser(
+        "clean",
+        help="clean files, folders, archives or JSONL",
+        description="Clean scraped files into canonical article records.",
+    )
+    clean.add_argument("inputs", nargs="*", metavar="INPUT", help="files, folders, .zip/.tar/.tar.gz archives; with --jsonl, JSONL files or - for stdin")
+    clean.add_argument("-o", "--output", metavar="OUT", help="output folder (articles.jsonl, text/, report.json)")
+    clean.add_argument("--jsonl", action="store_true", help='inputs are JSONL {"id","text"} lines; records go to stdout unless -o is given')
+    clean.add_argument("--script", choices=SCRIPTS, help="convert output text (default: keep the source's characters)")
+    clean.add_argument("--config", metavar="FILE.toml", help="settings file (see docs/tuning.md)")
+    progress = clean.add_mutually_exclusive_group()
+    progress.add_argument("--progress", dest="progress", action="store_true", default=None, help="always show a progress bar")
+    progress.add_argument("--no-progress", dest="progress", action="store_false", help="never show a progress bar")
+    clean.add_argument("-q", "--quiet", action="store_true", help="print no summary")
+
+    explain = sub.add_parser("explain", help="show what would be removed from one file and why")
+    explain.add_argument("file", metavar="FILE")
+    explain.add_argument("--json", action="store_true", help="machine-readable output")
+    explain.add_argument("--config", metavar="FILE.toml")
+    return parser
+
+
+def _config(args: argparse.Namespace) -> CleanConfig:
+    config = load_config(args.config) if getattr(args, "config", None) else CleanConfig()
+    if getattr(args, "script", None):
+        config = config.with_script(args.script)
+    return config
+
+
+def _progress_bar(enabled: bool | None, total: int | None, unit: str) -> Any:
+    from tqdm import tqdm
+
+    show = sys.stderr.isatty() if enabled is None else enabled
+    return tqdm(total=total, unit=unit, disable=not show, file=sys.stderr, dynamic_ncols=True, desc="cleaning")
+
+
+def cmd_clean(args: argparse.Namespace) -> int:
+    config = _config(args)
+    if not args.inputs:
+        if args.jsonl:
+            args.inputs = ["-"]
+        else:
+            print("cleaner: error: no INPUT given (files, folders, archives, or --jsonl -)", file=sys.stderr)
+            return EXIT_USAGE
+    if not args.jsonl and not args.output:
+        print("cleaner: error: -o OUT is required (or use --jsonl to write records to stdout)", file=sys.stderr)
+        return EXIT_USAGE
+    if "-" in args.inputs and not args.jsonl:
+        print("cleaner: error: '-' (stdin) is read as JSONL: add --jsonl", file=sys.stderr)
+        return EXIT_USAGE
+    if args.output and Path(args.output).exists() and not Path(args.output).is_dir():
+        print(f"cleaner: error: output {args.output} exists and is not a folder", file=sys.stderr)
+        return EXIT_USAGE
+
+    cleaner = Cleaner(config)
+    if args.jsonl:
+        bar = _progress_bar(args.progress, None, "rec")
+        for source in args.inputs:
+            try:
+                stream = open_jsonl(source)
+            except OSError as exc:
+                cleaner.add_problem(source, _problem("missing", f"{source}: {exc.strerror}"))
+                continue
+            with bar:
+                for line in iter_jsonl(stream, "stdin" if source == "-" else source):
+                    if line.problem is not None:
+                        cleaner.add_problem(f"{line.source}:{line.line}", line.problem)
+                    elif line.record is not None:
+                        cleaner.add_text(line.record.id, line.record.text, line.record.meta)
+                    bar.update(1)
+            if source != "-":
+                stream.close()
+    else:
+        refs = list(plan_inputs(args.inputs, config.input))
+        with _progress_bar(args.progress, len(refs), "file") as bar:
+            for ref in refs:
+                cleaner.add_ref(ref)
+                bar.update(1)
+
+    result = cleaner.finish()
+    report = result.report
+    import time
+
+    report.finished = time.time()
+    if args.jsonl and not args.output:
+        write_jsonl(result.records(), sys.stdout)
+        sys.stdout.flush()
+    if args.output:
+        out = Path(args.output)
+        try:
+            write_output_dir(out, result.articles, report.to_dict())
+        except OSError as exc:
+            print(f"cleaner: error: cannot write to {out}: {exc.strerror}", file=sys.stderr)
+            return EXIT_NOTHING_PROCESSED
+    if not args.quiet:
+        print(report.summary(), file=sys.stderr)
+        if args.output:
+            print(f"results written to {Path(args.output).resolve()}/ (articles.jsonl, text/, report.json)", file=sys.stderr)
+    if report.processed == 0:
+        print("cleaner: error: no input could be processed", file=sys.stderr)
+        return EXIT_NOTHING_PROCESSED
+    return EXIT_OK
+
+
+def _problem(code: str, message: str) -> Any:
+    from .types import Problem
+
+    return Problem(code, message)
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    config = _config(args)
+    refs = list(plan_inputs([args.file], config.input))
+    if len(refs) != 1 or refs[0].archive is not None:
+        print(f"cleaner: error: explain takes one text file, not {args.file}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        decoded = decode_bytes(read_input(refs[0], config.input), refs[0].name, config)
+    except InputError as exc:
+        print(f"cleaner: error: {exc.problem.message}", file=sys.stderr)
+        return EXIT_NOTHING_PROCESSED
+    found = segment_file(decoded, config)
+    removals = sorted(
+        list(found.removed) + [r for a in found.articles for r in a.removed], key=lambda r: (r.start, r.end)
+    )
+    if args.json:
+        json.dump(
+            {
+                "file": decoded.name,
+                "encoding": decoded.encoding,
+                "repairs": [{"kind": r.kind, "detail": r.detail, "start": r.start, "end": r.end} for r in decoded.repairs],
+                "problems": [{"code": p.code, "message": p.message} for p in decoded.problems],
+                "articles": [
+                    {"index": a.index, "title": a.title, "start": a.start, "end": a.end, "meta": a.meta, "blocks": len(a.blocks)}
+                    for a in found.articles
+                ],
+                "removed": [r.to_dict() for r in removals],
+            },
+            sys.stdout,
+            ensure_ascii=False,
+            indent=2,
+        )
+        print()
+        return EXIT_OK
+    print(f"{decoded.name}: {decoded.encoding}, {len(decoded.decoded)} characters, {len(found.articles)} article(s)")
+    for r in decoded.repairs:
+        where = f" [{r.start}:{r.end}]" if r.start is not None else ""
+        print(f"  repair  {r.kind}: {r.detail}{where}")
+    for p in decoded.problems:
+        print(f"  problem {p.code}: {p.message}")
+    for a in found.articles:
+        meta = " ".join(f"{k}={v}" for k, v in a.meta.items())
+        print(f"  article {a.index} [{a.start}:{a.end}] {a.title}" + (f"  ({meta})" if meta else ""))
+    if not removals:
+        print("  nothing removed")
+    for r in removals:
+        snippet = r.text.replace("\n", "⏎")
+        if len(snippet) > 60:
+            snippet = snippet[:57] + "…"
+        print(f"  removed [{r.start}:{r.end}] {r.reason}/{r.rule}: {snippet}")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "clean":
+            return cmd_clean(args)
+        if args.command == "explain":
+            return cmd_explain(args)
+    except ConfigError as exc:
+        print(f"cleaner: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("cleaner: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    parser.error(f"unknown command {args.command}")
+    return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

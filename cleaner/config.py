@@ -1,0 +1,127 @@
+"""Configuration: one frozen dataclass per step, composed in :class:`CleanConfig`.
+
+>>> CleanConfig().output.script
+'original'
+>>> load_config_text('[output]\\nscript = "simplified"').output.script
+'simplified'
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields, is_dataclass, replace
+from pathlib import Path
+from typing import Any, Literal
+
+Script = Literal["original", "simplified", "traditional"]
+SCRIPTS: tuple[str, ...] = ("original", "simplified", "traditional")
+
+
+@dataclass(frozen=True)
+class InputConfig:
+    """Limits on what we read, so a hostile archive cannot exhaust the machine."""
+
+    max_file_bytes: int = 64 * 1024 * 1024
+    max_archive_members: int = 100_000
+    max_archive_total_bytes: int = 2 * 1024 * 1024 * 1024
+    # A member whose expanded size exceeds its compressed size by more than this
+    # ratio (and is large) is treated as a decompression bomb.
+    max_compression_ratio: float = 200.0
+    bomb_min_bytes: int = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class DecodeConfig:
+    """Charset detection on whole bytes."""
+
+    # Below this share of printable text after decoding, bytes are "binary".
+    min_printable_ratio: float = 0.85
+
+
+@dataclass(frozen=True)
+class RepairConfig:
+    """Text repair: ftfy (CJK-safe) plus our GBK-mojibake re-decoder."""
+
+    ftfy: bool = True
+    mojibake: bool = True
+    normalize_newlines: bool = True
+
+
+@dataclass(frozen=True)
+class SegmentConfig:
+    """Splitting files into articles and articles into blocks."""
+
+    # A paragraph longer than this (code points) is split into sentence runs.
+    max_block_chars: int = 600
+    rejoin_broken_lines: bool = True
+    min_article_chars: int = 20
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    script: Script = "original"
+
+
+@dataclass(frozen=True)
+class CleanConfig:
+    """Everything a run can be told, composed from the per-step configs."""
+
+    input: InputConfig = field(default_factory=InputConfig)
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
+    repair: RepairConfig = field(default_factory=RepairConfig)
+    segment: SegmentConfig = field(default_factory=SegmentConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+
+    def with_script(self, script: str) -> "CleanConfig":
+        if script not in SCRIPTS:
+            raise ValueError(f"script must be one of {', '.join(SCRIPTS)}, not {script!r}")
+        return replace(self, output=replace(self.output, script=script))  # type: ignore[arg-type]
+
+
+class ConfigError(ValueError):
+    """A configuration file or value is wrong; the message says where."""
+
+
+def _build(cls: type, data: dict[str, Any], where: str) -> Any:
+    known = {f.name: f for f in fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in known:
+            raise ConfigError(f"unknown setting {where}{key!r}; known: {', '.join(sorted(known))}")
+        default = getattr(cls(), key)
+        if is_dataclass(default):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}{key} must be a table")
+            kwargs[key] = _build(type(default), value, f"{where}{key}.")
+        else:
+            if isinstance(default, bool) != isinstance(value, bool) or (
+                isinstance(default, (int, float)) and not isinstance(value, (int, float))
+            ) or (isinstance(default, str) and not isinstance(value, str)):
+                raise ConfigError(f"{where}{key} must be {type(default).__name__}, not {value!r}")
+            kwargs[key] = type(default)(value) if isinstance(default, float) else value
+    obj = cls(**kwargs)
+    if cls is OutputConfig and obj.script not in SCRIPTS:
+        raise ConfigError(f"output.script must be one of {', '.join(SCRIPTS)}, not {obj.script!r}")
+    return obj
+
+
+def load_config_text(text: str) -> CleanConfig:
+    """Parse TOML text into a :class:`CleanConfig`; unknown keys are errors."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"invalid TOML: {exc}") from None
+    return _build(CleanConfig, data, "")
+
+
+def load_config(path: str | Path) -> CleanConfig:
+    """Read a TOML config file (see docs/tuning.md for every key)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {p}: {exc.strerror}") from None
+    try:
+        return load_config_text(text)
+    except ConfigError as exc:
+        raise ConfigError(f"{p}: {exc}") from None

@@ -1,0 +1,271 @@
+"""Value types shared by every pipeline step.
+
+All offsets are code-point offsets. Unless a docstring says otherwise, offsets
+stored in these types point into a file's *decoded* text: the text right after
+charset decoding and before any repair, so ``decoded[start:end]`` is the raw
+passage a user can find in the file they gave us.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A half-open ``[start, end)`` range of code points.
+
+    >>> Span(2, 5).length
+    3
+    """
+
+    start: int
+    end: int
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start
+
+
+@dataclass(frozen=True, slots=True)
+class Edit:
+    """One replacement made by a repair: ``src[src_start:src_end]`` became
+    ``dst[dst_start:dst_end]``."""
+
+    src_start: int
+    src_end: int
+    dst_start: int
+    dst_end: int
+
+
+@dataclass(frozen=True)
+class OffsetMap:
+    """Maps offsets in a repaired text back to the text it was repaired from.
+
+    Built from the non-overlapping, sorted edits a repair made. Positions
+    outside any edit shift by the running length difference; a position inside
+    an edited region maps to the start (or, with ``side="end"``, the end) of the
+    source region, so a span never points into the middle of a replaced run.
+
+    >>> m = OffsetMap((Edit(2, 5, 2, 3),))   # "ab???cd" -> "ab?cd"
+    >>> m.to_source(4), m.to_source(3, side="end")
+    (6, 5)
+    """
+
+    edits: tuple[Edit, ...] = ()
+    _dst_starts: tuple[int, ...] = field(default=(), init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_dst_starts", tuple(e.dst_start for e in self.edits))
+
+    def to_source(self, pos: int, side: str = "start") -> int:
+        """Map ``pos`` in the repaired text to the source text.
+
+        ``side="start"`` maps a position inside a replaced run to the run's
+        source start, ``side="end"`` to its source end, so mapped spans always
+        cover whole replaced runs.
+        """
+        if side == "end":
+            i = bisect.bisect_left(self._dst_starts, pos) - 1
+            if i < 0:
+                return pos
+            e = self.edits[i]
+            return e.src_end if pos <= e.dst_end else pos - e.dst_end + e.src_end
+        i = bisect.bisect_right(self._dst_starts, pos) - 1
+        if i < 0:
+            return pos
+        e = self.edits[i]
+        return e.src_start if pos < e.dst_end else pos - e.dst_end + e.src_end
+
+    def span_to_source(self, start: int, end: int) -> tuple[int, int]:
+        """Map a ``[start, end)`` span of the repaired text to the source."""
+        return self.to_source(start, "start"), self.to_source(end, "end")
+
+    @property
+    def is_identity(self) -> bool:
+        return not self.edits
+
+
+@dataclass(frozen=True, slots=True)
+class Repair:
+    """One repair applied to a file: what kind, and a short detail.
+
+    ``start``/``end`` are offsets into the decoded text when the repair is
+    local (a line re-decoded), or ``None`` for a whole-file fact such as the
+    detected encoding.
+    """
+
+    kind: str  # "encoding", "bom", "mojibake", "unicode", "newline", ...
+    detail: str
+    start: int | None = None
+    end: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Something wrong with an input that a user must hear about."""
+
+    code: str  # "missing", "empty", "binary", "undecodable", "unsafe-path", ...
+    message: str
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class DecodedFile:
+    """A file after charset detection and repair.
+
+    ``decoded`` is the charset-decoded text (what offsets in records point
+    into); ``text`` is the repaired text the later steps read; ``offsets``
+    maps positions in ``text`` back into ``decoded``.
+    """
+
+    name: str
+    encoding: str
+    decoded: str
+    text: str
+    offsets: OffsetMap = OffsetMap()
+    repairs: tuple[Repair, ...] = ()
+    problems: tuple[Problem, ...] = ()
+    confidence: float = 1.0
+    size: int = 0  # bytes read
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """A paragraph (or a sentence run of a long one) of an article.
+
+    ``start``/``end`` are offsets into the text that was segmented; ``text``
+    is the block's content with PDF line breaks rejoined.
+    """
+
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Article:
+    """One article found in a file.
+
+    ``start``/``end`` cover the whole article including its marker and title
+    lines; ``body`` is where the body text begins and ends; ``blocks`` hold the
+    body only. ``title_span`` points at the title text itself.
+    """
+
+    file: str
+    index: int
+    start: int
+    end: int
+    title: str
+    blocks: tuple[Block, ...]
+    title_span: Span | None = None
+    marker: str | None = None
+    meta: dict[str, str] = field(default_factory=dict)
+    removed: tuple["Removal", ...] = ()
+
+    @property
+    def text(self) -> str:
+        return "\n".join(b.text for b in self.blocks)
+
+
+@dataclass(frozen=True, slots=True)
+class Removal:
+    """A span left out of the output, and why.
+
+    >>> Removal("a.txt", 0, 4, "本站投稿", "boilerplate", "preamble").reason
+    'boilerplate'
+    """
+
+    file: str
+    start: int
+    end: int
+    text: str
+    reason: str
+    rule: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "start": self.start,
+            "end": self.end,
+            "text": self.text,
+            "reason": self.reason,
+            "rule": self.rule,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """An article that contributed to a canonical record."""
+
+    file: str
+    article: int
+    start: int
+    end: int
+    title: str
+    similarity: float = 1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "article": self.article,
+            "start": self.start,
+            "end": self.end,
+            "title": self.title,
+            "similarity": round(self.similarity, 4),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSpan:
+    file: str
+    start: int
+    end: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "start": self.start, "end": self.end}
+
+
+@dataclass(frozen=True, slots=True)
+class Paragraph:
+    """A paragraph of canonical text (offsets into ``text``) and its sources."""
+
+    start: int
+    end: int
+    sources: tuple[SourceSpan, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"start": self.start, "end": self.end, "sources": [s.to_dict() for s in self.sources]}
+
+
+@dataclass(frozen=True)
+class CanonicalArticle:
+    """The output record: one canonical, clean article with provenance."""
+
+    id: str
+    title: str
+    text: str
+    sources: tuple[Source, ...]
+    paragraphs: tuple[Paragraph, ...]
+    removed: tuple[Removal, ...] = ()
+    repairs: tuple[dict[str, Any], ...] = ()
+    meta: dict[str, Any] = field(default_factory=dict)
+    cluster: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "id": self.id,
+            "title": self.title,
+            "meta": dict(self.meta),
+            "text": self.text,
+            "sources": [s.to_dict() for s in self.sources],
+            "paragraphs": [p.to_dict() for p in self.paragraphs],
+            "removed": [r.to_dict() for r in self.removed],
+            "repairs": [dict(r) for r in self.repairs],
+        }
+        if self.cluster is not None:
+            record["cluster"] = self.cluster
+        return record

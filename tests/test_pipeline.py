@@ -1,0 +1,143 @@
+"""The library pipeline end to end: records, offsets, stable ids, the Python API."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+import cleaner
+from cleaner import CleanConfig, clean_files, clean_texts
+from cleaner.decode import decode_bytes
+
+from .conftest import SEED_NAMES, SEEDS_DIR
+
+
+@pytest.fixture(scope="module")
+def seed_result() -> cleaner.CleanResult:
+    return clean_files([str(SEEDS_DIR / n) for n in SEED_NAMES])
+
+
+def _decoded_by_file(result: cleaner.CleanResult) -> dict[str, str]:
+    return {fa.decoded.name: fa.decoded.decoded for fa in result.files}
+
+
+def test_every_seed_yields_articles_and_is_accounted_for(seed_result: cleaner.CleanResult) -> None:
+    report = seed_result.report.to_dict()
+    assert report["totals"]["inputs"] == 5 and report["totals"]["failed"] == 0
+    assert all(f["articles"] >= 1 for f in report["files"])
+    assert report["totals"]["articles"] == sum(len(r.sources) for r in seed_result.articles)
+
+
+def test_offsets_point_at_the_raw_text(seed_result: cleaner.CleanResult) -> None:
+    decoded = _decoded_by_file(seed_result)
+    for rec in seed_result.records():
+        for para in rec["paragraphs"]:
+            ptext = rec["text"][para["start"] : para["end"]]
+            for src in para["sources"]:
+                raw = decoded[src["file"]][src["start"] : src["end"]]
+                # A paragraph is its raw lines with PDF breaks rejoined.
+                assert raw.replace("\n", "") == ptext.replace("\n", ""), (rec["id"], src)
+        for rem in rec["removed"]:
+            assert decoded[rem["file"]][rem["start"] : rem["end"]] == rem["text"]
+        for src in rec["sources"]:
+            article_raw = decoded[src["file"]][src["start"] : src["end"]]
+            assert rec["text"].split("\n")[0].replace("\n", "") in article_raw.replace("\n", "")
+
+
+def test_nothing_is_silently_dropped(seed_result: cleaner.CleanResult) -> None:
+    """Every non-space character of every seed is in an article's span or a removal."""
+    decoded = _decoded_by_file(seed_result)
+    covered = {name: bytearray(len(text)) for name, text in decoded.items()}
+    for rec in seed_result.records():
+        for span in rec["sources"] + rec["removed"]:
+            covered[span["file"]][span["start"] : span["end"]] = b"\1" * (span["end"] - span["start"])
+    for name, text in decoded.items():
+        lost = [i for i, ch in enumerate(text) if not ch.isspace() and not covered[name][i]]
+        assert not lost, f"{name}: {len(lost)} characters in no article and no removal, e.g. {text[lost[0]:lost[0]+30]!r}"
+
+
+def test_body_has_no_title_marker_or_preamble(seed_result: cleaner.CleanResult) -> None:
+    for rec in seed_result.records():
+        first = rec["text"].split("\n", 1)[0]
+        assert not first.startswith(("篇", "第一篇", "前言")), first
+        assert "投稿" not in rec["text"][:200] and "小编" not in rec["text"][:200]
+        assert rec["title"] and rec["title"] not in rec["text"].split("\n")[:1]
+
+
+def test_ids_are_stable_across_runs_and_input_order() -> None:
+    paths = [str(SEEDS_DIR / n) for n in SEED_NAMES]
+    first = clean_files(paths).records()
+    shuffled = paths[:]
+    random.Random(7).shuffle(shuffled)
+    second = clean_files(shuffled).records()
+    assert sorted(r["id"] for r in first) == sorted(r["id"] for r in second)
+    by_id = {r["id"]: r for r in second}
+    for rec in first:
+        assert by_id[rec["id"]]["text"] == rec["text"]
+        assert by_id[rec["id"]]["sources"] == rec["sources"]
+
+
+def test_ids_are_unique_and_content_derived(seed_result: cleaner.CleanResult) -> None:
+    ids = [r.id for r in seed_result.articles]
+    assert len(ids) == len(set(ids))
+    assert all(i.startswith("a-") for i in ids)
+
+
+def test_script_option_converts_output_only() -> None:
+    path = str(SEEDS_DIR / "003_8f6810d6e151e3ce.txt")
+    original = clean_files([path]).articles
+    simplified = clean_files([path], CleanConfig().with_script("simplified")).articles
+    assert "同志們" in original[0].text
+    assert "同志们" in simplified[0].text and "們" not in simplified[0].text
+    # Same content, same id: the key ignores script.
+    assert [a.id for a in original] == [a.id for a in simplified]
+
+
+def test_clean_texts_matches_clean_files(seed_texts: dict[str, str]) -> None:
+    name = "004_fbd69bd8294d9448.txt"
+    via_files = clean_files([str(SEEDS_DIR / name)]).records()
+    via_texts = clean_texts([{"id": str(SEEDS_DIR / name), "text": seed_texts[name]}]).records()
+    for a, b in zip(via_files, via_texts, strict=True):
+        a.pop("repairs"), b.pop("repairs")
+        assert a == b
+
+
+@pytest.mark.parametrize("encoding", ["gb18030", "utf-16"])
+def test_other_encodings_give_the_same_records(tmp_path: Path, seed_texts: dict[str, str], encoding: str) -> None:
+    name = "000_4acff1a94245f79e.txt"
+    (tmp_path / name).write_bytes(seed_texts[name].encode(encoding))
+    utf8 = clean_files([str(SEEDS_DIR / name)]).records()
+    other = clean_files([str(tmp_path / name)]).records()
+    assert [r["text"] for r in other] == [r["text"] for r in utf8]
+    assert [r["id"] for r in other] == [r["id"] for r in utf8]
+    assert other[0]["repairs"][0]["detail"].startswith(encoding.split("-")[0][:3])
+
+
+def test_mojibake_copy_is_repaired_and_offsets_point_into_the_damaged_text(seed_texts: dict[str, str]) -> None:
+    name = "004_fbd69bd8294d9448.txt"
+    clean = seed_texts[name]
+    lines = clean.split("\n")
+    # Damage every third line the way a GBK reader damages UTF-8.
+    damaged_lines = [
+        ln.encode("utf-8").decode("gbk", errors="replace") if i % 3 == 1 and ln else ln for i, ln in enumerate(lines)
+    ]
+    damaged = "\n".join(damaged_lines)
+    res = clean_texts([{"id": "damaged", "text": damaged}])
+    ref = clean_texts([{"id": "damaged", "text": clean}])
+    decoded = damaged
+    repaired_ok = sum(r1.text == r2.text for r1, r2 in zip(res.articles, ref.articles))
+    assert any(r["kind"] == "mojibake" for rec in res.records() for r in rec["repairs"])
+    assert repaired_ok >= 1
+    for rec in res.records():
+        for para in rec["paragraphs"]:
+            for src in para["sources"]:
+                raw = decoded[src["start"] : src["end"]]
+                assert raw and raw[0] != "\n" and raw[-1] != "\n"
+
+
+def test_decoded_file_text_round_trip(seed_texts: dict[str, str]) -> None:
+    for name, text in seed_texts.items():
+        d = decode_bytes(text.encode("utf-8"), name)
+        assert d.decoded == text and d.text == text
