@@ -173,7 +173,9 @@ def _plan_zip(path: Path, name: str, cfg: InputConfig) -> Iterator[InputRef]:
         yield _problem_ref(name, "bad-archive", f"{name}: not a readable zip archive ({exc})")
         return
     with zf:
-        infos = [i for i in zf.infolist() if not i.is_dir() and not _is_litter(i.filename)]
+        infos = sorted(
+            (i for i in zf.infolist() if not i.is_dir() and not _is_litter(i.filename)), key=lambda i: i.filename
+        )
         if not infos:
             yield _problem_ref(name, "empty", f"{name}: archive holds no files")
             return
@@ -215,7 +217,7 @@ def _plan_tar(path: Path, name: str, cfg: InputConfig) -> Iterator[InputRef]:
         yield _problem_ref(name, "bad-archive", f"{name}: not a readable tar archive ({exc})")
         return
     with tf:
-        files = [m for m in members if not m.isdir() and not _is_litter(m.name)]
+        files = sorted((m for m in members if not m.isdir() and not _is_litter(m.name)), key=lambda m: m.name)
         if not files:
             yield _problem_ref(name, "empty", f"{name}: archive holds no files")
             return

@@ -35,9 +35,9 @@ from .types import (
     Paragraph,
     Problem,
     Removal,
-    Repair,
     Source,
     SourceSpan,
+    Span,
 )
 
 
@@ -79,12 +79,16 @@ def _map_article(article: Article, decoded: DecodedFile) -> Article:
     if title_span is not None:
         ts, te = decoded.offsets.span_to_source(title_span.start, title_span.end)
         title_span = replace(title_span, start=ts, end=te)
+    header = tuple(
+        Span(*decoded.offsets.span_to_source(h.start, h.end)) for h in article.header
+    )
     return replace(
         article,
         file=decoded.name,
         start=start,
         end=end,
         title_span=title_span,
+        header=header,
         blocks=tuple(_map_block(b, decoded) for b in article.blocks),
         removed=tuple(_map_removal(r, decoded) for r in article.removed),
     )
@@ -107,7 +111,7 @@ def _paragraph_texts(article: Article) -> list[tuple[str, list[Block]]]:
     paragraph are blocks for matching but one paragraph for readers."""
     paragraphs: list[tuple[str, list[Block]]] = []
     for block in article.blocks:
-        if paragraphs and getattr(block, "continues", False):
+        if paragraphs and block.continues:
             text, blocks = paragraphs[-1]
             paragraphs[-1] = (text + block.text, blocks + [block])
         else:
@@ -254,8 +258,9 @@ def build_records(files: Iterable[FileArticles], config: CleanConfig) -> list[Ca
     preamble_by_file = _preamble_owner(files)
     for aid in order:
         members = sorted(groups[aid], key=lambda m: (m[1].file, m[1].index))
-        fa0, art0, paras0 = members[0]
         records.append(_record(aid, members, preamble_by_file, config))
+    # Output order follows the sources, not the order inputs were given in.
+    records.sort(key=lambda r: (r.sources[0].file, r.sources[0].article))
     return records
 
 
@@ -372,5 +377,3 @@ def clean_texts(
 
 
 __all__ = ["Cleaner", "CleanResult", "FileArticles", "article_id", "build_records", "clean_files", "clean_texts", "segment_file"]
-
-_unused = (Repair,)

@@ -144,6 +144,9 @@ class Block:
     start: int
     end: int
     text: str
+    # True when this block is a later sentence run of the same paragraph as
+    # the block before it: separate for matching, one paragraph for readers.
+    continues: bool = False
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,9 @@ class Article:
     marker: str | None = None
     meta: dict[str, str] = field(default_factory=dict)
     removed: tuple["Removal", ...] = ()
+    # Content spans of the non-body lines kept as marker/title/byline/date
+    # (set by segment.py), so every character of the article is accounted for.
+    header: tuple[Span, ...] = ()
 
     @property
     def text(self) -> str:

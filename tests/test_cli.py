@@ -66,7 +66,7 @@ def test_archives_give_the_same_records_as_the_folder(tmp_path: Path, seeds_out:
         for n in SEED_NAMES:
             zf.write(SEEDS_DIR / n, f"seeds/{n}")
     for archive in (zpath, FIXTURES / "seeds.tar.gz"):
-        out = tmp_path / archive.name
+        out = tmp_path / f"out-{archive.name}"
         assert main(["clean", str(archive), "-o", str(out), "--no-progress", "-q"]) == 0
         records, report = _read_out(out)
         assert [r["id"] for r in records] == [r["id"] for r in folder_records]

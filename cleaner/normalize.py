@@ -1,0 +1,343 @@
+"""Match keys and script conversion.
+
+A *match key* is a folded form of a text used only to decide whether two
+passages are the same (dedup, boilerplate, watermarks). It is never output:
+the output keeps the source's own characters (see :func:`convert_script`).
+
+Key pipeline (see docs/normalization.md):
+
+1. OpenCC ``t2s`` (traditional -> simplified; also normalises CJK
+   compatibility ideographs), one call per text.
+2. Width folding (full-width ASCII -> ASCII, ideographic space -> space) and
+   case folding (1:1 lower-casing of Latin, Greek, Cyrillic ...), one numpy
+   table look-up over the code points.
+3. Mask folding: runs of template masks (``__``, ``**``, ``XX``, ``※※``,
+   ``○○``, ``××``, ``□□``, ``某某``, ``20xx`` ...) become one :data:`WILDCARD`.
+   ``○`` right after a Chinese numeral is a zero (``二○○五`` -> ``二〇〇五``).
+4. Dropping: every punctuation (P*), symbol (S*), separator/whitespace (Z*)
+   and control/format character (Cc, Cf, Cs) is removed. What is left:
+   letters, numbers, marks, private-use/unassigned code points and the
+   wildcard.
+5. Adjacent wildcards (``__、__`` -> ``□□``) collapse to one.
+
+Steps 1-3 preserve length (OpenCC falls back to per-character conversion on
+the rare lines where a phrase changes length), which is what lets
+:func:`match_key_with_map` give every key character its source offset.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import threading
+import unicodedata
+from typing import Any
+
+import numpy as np
+import opencc
+
+__all__ = ["WILDCARD", "SCRIPTS", "match_key", "match_key_with_map", "convert_script"]
+
+#: The one symbol every mask run folds to. It is itself a common mask
+#: (``□□市``), so keys are stable under re-keying.
+WILDCARD = "\u25a1"  # □
+_WILD_CODE = ord(WILDCARD)
+
+SCRIPTS: tuple[str, ...] = ("original", "simplified", "traditional")
+_SCRIPT_CONFIG = {"simplified": "t2s", "traditional": "s2t"}
+
+# --------------------------------------------------------------------------
+# OpenCC converters.
+# The native binding holds the GIL for the whole conversion and the C++
+# Converter::Convert is const, so one shared converter per config is safe on
+# a GIL build. On a free-threaded build (PEP 703) we keep one per thread.
+_GIL_ENABLED: bool = getattr(sys, "_is_gil_enabled", lambda: True)()
+_converters: dict[str, Any] = {}
+_converters_lock = threading.Lock()
+_local = threading.local()
+
+
+def _converter(config: str) -> Any:
+    if not _GIL_ENABLED:
+        cache = getattr(_local, "converters", None)
+        if cache is None:
+            cache = _local.converters = {}
+        cc = cache.get(config)
+        if cc is None:
+            cc = cache[config] = opencc.OpenCC(config)
+        return cc
+    cc = _converters.get(config)
+    if cc is None:
+        with _converters_lock:
+            cc = _converters.get(config)
+            if cc is None:
+                cc = _converters[config] = opencc.OpenCC(config)
+    return cc
+
+
+_SURROGATES = re.compile("[\ud800-\udfff]+")
+
+
+def _opencc(config: str, text: str) -> str:
+    """Convert ``text``; lone surrogates (which OpenCC cannot take) pass through."""
+    cc = _converter(config)
+    try:
+        return cc.convert(text)
+    except UnicodeEncodeError:
+        out: list[str] = []
+        pos = 0
+        for m in _SURROGATES.finditer(text):
+            out.append(cc.convert(text[pos : m.start()]))
+            out.append(m.group())
+            pos = m.end()
+        out.append(cc.convert(text[pos:]))
+        return "".join(out)
+
+
+# --------------------------------------------------------------------------
+# Tables, built once at import (about 30 ms).
+
+
+def _build_fold_table() -> dict[int, int]:
+    table: dict[int, int] = {}
+    for cp in range(0xFF01, 0xFF5F):  # full-width ASCII
+        table[cp] = cp - 0xFEE0
+    table[0x3000] = 0x20  # ideographic space
+    # Mask look-alikes to their canonical mask character.
+    for ch in "\ufe4d\ufe4e\ufe4f\uff3f":  # ﹍ ﹎ ﹏ ＿
+        table[ord(ch)] = ord("_")
+    for ch in "\ufe61\u2217\u204e":  # ﹡ ∗ ⁎
+        table[ord(ch)] = ord("*")
+    for ch in "\u2573\u2715\u2716":  # ╳ ✕ ✖
+        table[ord(ch)] = ord("\u00d7")
+    table[0x25EF] = 0x25CB  # ◯ -> ○
+    table[0x2610] = _WILD_CODE  # ☐ -> □
+    # 1:1 lower-casing (Latin, Greek, Cyrillic, ...); multi-char foldings skipped.
+    for cp in range(0x20000):
+        if cp in table:
+            continue
+        ch = chr(cp)
+        low = ch.lower()
+        if low != ch and len(low) == 1:
+            table[cp] = ord(low)
+    for src, dst in list(table.items()):  # full-width letters straight to lower case
+        low = chr(dst).lower()
+        if len(low) == 1:
+            table[src] = ord(low)
+    return table
+
+
+_FOLD = _build_fold_table()
+_FOLD_ARRAY = np.arange(0x110000, dtype=np.uint32)
+_FOLD_ARRAY[np.fromiter(_FOLD.keys(), dtype=np.int64)] = np.fromiter(_FOLD.values(), dtype=np.uint32)
+
+
+def _to_codes(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
+def _from_codes(codes: np.ndarray) -> str:
+    return codes.tobytes().decode("utf-32-le", "surrogatepass")
+
+_DROP_CATEGORIES = frozenset(
+    ("Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po", "Sm", "Sc", "Sk", "So", "Zs", "Zl", "Zp", "Cc", "Cf", "Cs")
+)
+
+
+def _build_keep_table() -> np.ndarray:
+    keep = np.ones(0x110000, dtype=bool)
+    # Planes 3 and up hold no P/S/Z/C(c,f,s) except the tag block (Cf) in plane 14.
+    for lo, hi in ((0, 0x20000), (0xE0000, 0xE0080)):
+        for cp in range(lo, hi):
+            if unicodedata.category(chr(cp)) in _DROP_CATEGORIES:
+                keep[cp] = False
+    keep[_WILD_CODE] = True
+    return keep
+
+
+_KEEP = _build_keep_table()
+
+_CN_DIGITS = "〇零一二三四五六七八九十"
+# Applied to width- and case-folded text, so only lower-case ``x`` is seen.
+# Every branch starts with a character of the leading look-ahead's class and
+# puts its look-behind *after* that first character: that lets the regex
+# engine skip ahead with a fast character-set scan (about 10x faster).
+_MASK = re.compile(
+    "(?=[12x_*※○×□某])(?:"
+    + "|".join(
+        (
+            rf"(?P<zero>○(?<=[{_CN_DIGITS}]○)○*)",  # 二○○五: a zero, not a mask
+            r"(?:19|20)(?<![0-9a-z]..)(?:[0-9]x+|x+)(?![a-z])",  # 20xx, 201x years
+            # Runs of x not touching Latin letters (next, xml, windows xp keep
+            # theirs) and not followed by a digit (x86, 3x4); X光 / X射线 /
+            # X轴 / X染色体 are words.
+            r"x(?<![a-z]x)(?!光|射线|轴|染色体)x*(?![a-z0-9])",
+            r"_+",
+            r"\*+",
+            r"※+",
+            r"○+",
+            r"×+",
+            r"□+",
+            r"某某+",
+        )
+    )
+    + ")"
+)
+
+
+# --------------------------------------------------------------------------
+# Key computation.
+
+
+def _t2s_aligned(text: str, want_map: bool) -> tuple[str, np.ndarray | None]:
+    """t2s of ``text`` plus, when lengths differ, source offsets per output char.
+
+    Returns ``(converted, offsets)``; ``offsets`` is ``None`` when the
+    conversion is 1:1. In OpenCC 1.4.2 every t2s dictionary entry keeps its
+    length in code points, so that is always the case; the fallback guards
+    other dictionary versions: where a line changed length it is re-converted
+    character by character (one OpenCC call per such line: characters joined
+    by newlines, which no conversion crosses). A length change compensated
+    within one text is not detected (offsets then stay within a few
+    characters of the truth; the key is unaffected).
+    """
+    conv = _opencc("t2s", text)
+    if len(conv) == len(text):
+        return conv, None
+    src_lines = text.split("\n")
+    dst_lines = conv.split("\n")
+    if len(src_lines) != len(dst_lines):  # should not happen; be safe
+        src_lines, dst_lines = [text], [None]  # type: ignore[list-item]
+    pieces: list[str] = []
+    offs: list[np.ndarray] = []
+    pos = 0
+    for i, (sl, dl) in enumerate(zip(src_lines, dst_lines)):
+        if i:
+            pieces.append("\n")
+            offs.append(np.array([pos - 1], dtype=np.int64))
+        if dl is not None and len(dl) == len(sl):
+            pieces.append(dl)
+            offs.append(np.arange(pos, pos + len(sl), dtype=np.int64))
+        else:
+            chars = _opencc("t2s", "\n".join(sl)).split("\n")
+            if len(chars) != len(sl):
+                chars = list(sl)
+            for j, c in enumerate(chars):
+                pieces.append(c)
+                offs.append(np.full(len(c), pos + j, dtype=np.int64))
+        pos += len(sl) + 1
+    out = "".join(pieces)
+    offsets = np.concatenate(offs) if offs else np.zeros(0, dtype=np.int64)
+    return out, offsets
+
+
+def _mask_sub(m: re.Match[str]) -> str:
+    if m.group("zero") is not None:
+        return "〇" * (m.end() - m.start())
+    return WILDCARD
+
+
+def _key(text: str, want_map: bool) -> tuple[str, np.ndarray | None]:
+    folded, offsets = _t2s_aligned(text, want_map)
+    folded = _from_codes(_FOLD_ARRAY[_to_codes(folded)])
+    if offsets is None and want_map:
+        offsets = np.arange(len(folded), dtype=np.int64)
+
+    # Mask folding (length changes only here, so track offsets per match).
+    if want_map:
+        assert offsets is not None
+        pieces: list[str] = []
+        keep_idx: list[np.ndarray] = []
+        pos = 0
+        for m in _MASK.finditer(folded):
+            a, b = m.span()
+            pieces.append(folded[pos:a])
+            rep = _mask_sub(m)
+            pieces.append(rep)
+            keep_idx.append(np.arange(pos, a, dtype=np.int64))
+            if len(rep) == b - a:
+                keep_idx.append(np.arange(a, b, dtype=np.int64))
+            else:
+                keep_idx.append(np.array([a], dtype=np.int64))
+            pos = b
+        if pieces:
+            pieces.append(folded[pos:])
+            keep_idx.append(np.arange(pos, len(folded), dtype=np.int64))
+            folded = "".join(pieces)
+            offsets = offsets[np.concatenate(keep_idx)]
+    else:
+        folded = _MASK.sub(_mask_sub, folded)
+
+    # Drop punctuation, symbols, whitespace, controls; collapse wildcard runs.
+    codes = _to_codes(folded)
+    keep = _KEEP[codes]
+    wild = codes == _WILD_CODE
+    if wild.any():
+        kept_codes = codes[keep]
+        kw = kept_codes == _WILD_CODE
+        dup = np.zeros(len(kept_codes), dtype=bool)
+        dup[1:] = kw[1:] & kw[:-1]
+        sel = np.flatnonzero(keep)[~dup]
+    else:
+        sel = None
+    if sel is None:
+        key_codes = codes[keep]
+        out_offsets = offsets[keep] if want_map else None
+    else:
+        key_codes = codes[sel]
+        out_offsets = offsets[sel] if want_map else None
+    key = _from_codes(key_codes)
+    return key, out_offsets
+
+
+def match_key(text: str) -> str:
+    """The normalised key used to match passages; never output.
+
+    Traditional and simplified, full- and half-width, upper and lower case,
+    and all punctuation and whitespace compare equal; template masks fold to
+    one :data:`WILDCARD`.
+
+    >>> match_key("XX市長在會上說：“同志們，ＡＢＣ！”")
+    '□市长在会上说同志们abc'
+    """
+    return _key(text, False)[0]
+
+
+def match_key_with_map(text: str) -> tuple[str, list[int]]:
+    """:func:`match_key` plus the source offset of every key character.
+
+    ``offsets[i]`` is the index in ``text`` of the character key character
+    ``i`` came from; a wildcard points at the first character of its
+    (collapsed) mask run. Offsets never decrease. A key span ``[i, j)``
+    maps back to ``text[offsets[i]:offsets[j - 1] + 1]``; when the span ends
+    on a wildcard, or should take in trailing punctuation, extend the end to
+    ``offsets[j]`` (the next key character's source) or ``len(text)``.
+
+    >>> match_key_with_map("__市，長")
+    ('□市长', [0, 2, 4])
+    """
+    key, offsets = _key(text, True)
+    assert offsets is not None
+    return key, offsets.tolist()
+
+
+def convert_script(text: str, script: str) -> str:
+    """Convert output text to the requested script.
+
+    ``"original"`` returns ``text`` unchanged, ``"simplified"`` applies
+    OpenCC ``t2s``, ``"traditional"`` OpenCC ``s2t``. Anything else raises
+    :class:`ValueError`. Punctuation, width and masks are left alone.
+
+    >>> convert_script("資源型城市轉型", "simplified")
+    '资源型城市转型'
+    >>> convert_script("资源型城市转型", "traditional")
+    '資源型城市轉型'
+    """
+    if script == "original":
+        return text
+    config = _SCRIPT_CONFIG.get(script)
+    if config is None:
+        raise ValueError(f"script must be one of {', '.join(SCRIPTS)}, not {script!r}")
+    if not text:
+        return text
+    return _opencc(config, text)
