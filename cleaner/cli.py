@@ -18,10 +18,7 @@ from . import __version__
 from .config import SCRIPTS, CleanConfig, ConfigError, load_config
 from .inputs import iter_jsonl, open_jsonl, plan_inputs
 from .output import write_jsonl, write_output_dir
-from .pipeline import Cleaner, segment_file
-from .decode import decode_bytes
-from .errors import InputError
-from .inputs import read_input
+from .pipeline import Cleaner
 
 EXIT_OK = 0
 EXIT_NOTHING_PROCESSED = 1
@@ -155,15 +152,20 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if len(refs) != 1 or refs[0].archive is not None:
         print(f"cleaner: error: explain takes one text file, not {args.file}", file=sys.stderr)
         return EXIT_USAGE
-    try:
-        decoded = decode_bytes(read_input(refs[0], config.input), refs[0].name, config)
-    except InputError as exc:
-        print(f"cleaner: error: {exc.problem.message}", file=sys.stderr)
+    cleaner = Cleaner(config)
+    cleaner.add_ref(refs[0])
+    [file_report] = cleaner.report.files
+    if file_report.status == "error":
+        print(f"cleaner: error: {file_report.problems[0].message}", file=sys.stderr)
         return EXIT_NOTHING_PROCESSED
-    found = segment_file(decoded, config)
-    removals = sorted(
-        list(found.removed) + [r for a in found.articles for r in a.removed], key=lambda r: (r.start, r.end)
-    )
+    result = cleaner.finish()
+    fa = result.files[0]
+    decoded = fa.decoded
+    removals = sorted({r for rec in result.articles for r in rec.removed}, key=lambda r: (r.start, r.end))
+    articles = []
+    for a in fa.articles:
+        start, end = fa.to_decoded(a.start, a.end)
+        articles.append({"index": a.index, "title": a.title, "start": start, "end": end, "meta": a.meta, "blocks": len(a.blocks)})
     if args.json:
         json.dump(
             {
@@ -171,10 +173,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
                 "encoding": decoded.encoding,
                 "repairs": [{"kind": r.kind, "detail": r.detail, "start": r.start, "end": r.end} for r in decoded.repairs],
                 "problems": [{"code": p.code, "message": p.message} for p in decoded.problems],
-                "articles": [
-                    {"index": a.index, "title": a.title, "start": a.start, "end": a.end, "meta": a.meta, "blocks": len(a.blocks)}
-                    for a in found.articles
-                ],
+                "articles": articles,
                 "removed": [r.to_dict() for r in removals],
             },
             sys.stdout,
@@ -183,15 +182,15 @@ def cmd_explain(args: argparse.Namespace) -> int:
         )
         print()
         return EXIT_OK
-    print(f"{decoded.name}: {decoded.encoding}, {len(decoded.decoded)} characters, {len(found.articles)} article(s)")
+    print(f"{decoded.name}: {decoded.encoding}, {len(decoded.decoded)} characters, {len(articles)} article(s)")
     for r in decoded.repairs:
         where = f" [{r.start}:{r.end}]" if r.start is not None else ""
         print(f"  repair  {r.kind}: {r.detail}{where}")
     for p in decoded.problems:
         print(f"  problem {p.code}: {p.message}")
-    for a in found.articles:
-        meta = " ".join(f"{k}={v}" for k, v in a.meta.items())
-        print(f"  article {a.index} [{a.start}:{a.end}] {a.title}" + (f"  ({meta})" if meta else ""))
+    for a in articles:
+        meta = " ".join(f"{k}={v}" for k, v in a["meta"].items())
+        print(f"  article {a['index']} [{a['start']}:{a['end']}] {a['title']}" + (f"  ({meta})" if meta else ""))
     if not removals:
         print("  nothing removed")
     for r in removals:

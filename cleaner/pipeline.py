@@ -27,27 +27,55 @@ from .inputs import InputRef, plan_inputs, read_input
 from .normalize import convert_script, match_key
 from .report import FileReport, Report
 from .segment import segment_text
+from .strip import strip_block
 from .types import (
     Article,
     Block,
     CanonicalArticle,
+    Cut,
     DecodedFile,
     Paragraph,
     Problem,
     Removal,
     Source,
     SourceSpan,
-    Span,
 )
 
 
 @dataclass(frozen=True)
 class FileArticles:
-    """A decoded file and the articles found in it, offsets into ``decoded.decoded``."""
+    """A decoded file and the articles found in it.
+
+    Offsets of ``articles`` and ``removed`` index ``decoded.text`` (the
+    repaired text); :meth:`to_decoded` maps them to ``decoded.decoded`` when
+    records are emitted.
+    """
 
     decoded: DecodedFile
     articles: tuple[Article, ...]
     removed: tuple[Removal, ...]
+
+    @property
+    def name(self) -> str:
+        return self.decoded.name
+
+    def to_decoded(self, start: int, end: int) -> tuple[int, int]:
+        """Map a span of the repaired text to the decoded text."""
+        return self.decoded.offsets.span_to_source(start, end)
+
+    def removal(self, start: int, end: int, reason: str, rule: str) -> Removal:
+        """A removal record for a span of the repaired text, pointing at the raw text."""
+        ds, de = self.to_decoded(start, end)
+        return Removal(self.name, ds, de, self.decoded.decoded[ds:de], reason, rule)
+
+    def remap(self, rem: Removal) -> Removal:
+        """Map a removal made on the repaired text to the decoded text."""
+        return self.removal(rem.start, rem.end, rem.reason, rem.rule)
+
+
+# (file index, article index, block index) -> cuts in that block's text
+BlockRef = tuple[int, int, int]
+Labels = dict[BlockRef, list[Cut]]
 
 
 @dataclass
@@ -63,60 +91,48 @@ class CleanResult:
         return [a.to_dict() for a in self.articles]
 
 
-def _map_block(block: Block, decoded: DecodedFile) -> Block:
-    start, end = decoded.offsets.span_to_source(block.start, block.end)
-    return replace(block, start=start, end=end)
-
-
-def _map_removal(rem: Removal, decoded: DecodedFile) -> Removal:
-    start, end = decoded.offsets.span_to_source(rem.start, rem.end)
-    return replace(rem, file=decoded.name, start=start, end=end, text=decoded.decoded[start:end])
-
-
-def _map_article(article: Article, decoded: DecodedFile) -> Article:
-    start, end = decoded.offsets.span_to_source(article.start, article.end)
-    title_span = article.title_span
-    if title_span is not None:
-        ts, te = decoded.offsets.span_to_source(title_span.start, title_span.end)
-        title_span = replace(title_span, start=ts, end=te)
-    header = tuple(
-        Span(*decoded.offsets.span_to_source(h.start, h.end)) for h in article.header
-    )
-    return replace(
-        article,
-        file=decoded.name,
-        start=start,
-        end=end,
-        title_span=title_span,
-        header=header,
-        blocks=tuple(_map_block(b, decoded) for b in article.blocks),
-        removed=tuple(_map_removal(r, decoded) for r in article.removed),
-    )
-
-
 def segment_file(decoded: DecodedFile, config: CleanConfig) -> FileArticles:
-    """Split a decoded file into articles with offsets into its decoded text."""
+    """Split a decoded file into articles (offsets into its repaired text)."""
     seg = segment_text(decoded.text, decoded.name, config.segment)
-    if decoded.offsets.is_identity:
-        return FileArticles(decoded, tuple(replace(a, file=decoded.name) for a in seg.articles), seg.removed)
-    return FileArticles(
-        decoded,
-        tuple(_map_article(a, decoded) for a in seg.articles),
-        tuple(_map_removal(r, decoded) for r in seg.removed),
-    )
+    return FileArticles(decoded, tuple(replace(a, file=decoded.name) for a in seg.articles), seg.removed)
 
 
-def _paragraph_texts(article: Article) -> list[tuple[str, list[Block]]]:
-    """Group blocks into output paragraphs: sentence runs of one long
-    paragraph are blocks for matching but one paragraph for readers."""
-    paragraphs: list[tuple[str, list[Block]]] = []
-    for block in article.blocks:
-        if paragraphs and block.continues:
-            text, blocks = paragraphs[-1]
-            paragraphs[-1] = (text + block.text, blocks + [block])
+@dataclass(frozen=True)
+class _CleanArticle:
+    """An article after its cuts, ready to become (part of) a record."""
+
+    fa: FileArticles
+    article: Article
+    paragraphs: tuple[tuple[str, tuple[Block, ...]], ...]
+    removed: tuple[Removal, ...]
+
+    @property
+    def body(self) -> str:
+        return "\n".join(t for t, _ in self.paragraphs)
+
+
+def _clean_article(fa: FileArticles, fi: int, article: Article, labels: Labels) -> _CleanArticle:
+    """Apply the cuts of every block; group blocks into output paragraphs
+    (sentence runs of one long paragraph are blocks for matching but one
+    paragraph for readers)."""
+    paragraphs: list[tuple[str, tuple[Block, ...]]] = []
+    removed: list[Removal] = [fa.remap(r) for r in article.removed]
+    for bi, block in enumerate(article.blocks):
+        cuts = labels.get((fi, article.index, bi))
+        if cuts:
+            stripped = strip_block(block, fa.decoded.text, cuts)
+            text = stripped.text.strip()
+            removed.extend(fa.removal(s, e, c.reason, c.rule) for s, e, c in stripped.removed)
         else:
-            paragraphs.append((block.text, [block]))
-    return paragraphs
+            text = block.text
+        if not text:
+            continue
+        if paragraphs and block.continues:
+            ptext, blocks = paragraphs[-1]
+            paragraphs[-1] = (ptext + text, blocks + (block,))
+        else:
+            paragraphs.append((text, (block,)))
+    return _CleanArticle(fa, article, tuple(paragraphs), tuple(removed))
 
 
 def article_id(text: str) -> str:
@@ -131,12 +147,13 @@ def article_id(text: str) -> str:
     return "a-" + hashlib.blake2b(match_key(text).encode("utf-8"), digest_size=10).hexdigest()
 
 
-def _file_repairs(decoded: DecodedFile, article: Article) -> list[dict[str, Any]]:
+def _file_repairs(fa: FileArticles, article: Article) -> list[dict[str, Any]]:
+    start, end = fa.to_decoded(article.start, article.end)
     out: list[dict[str, Any]] = []
-    for r in decoded.repairs:
-        if r.start is not None and r.end is not None and (r.end <= article.start or r.start >= article.end):
+    for r in fa.decoded.repairs:
+        if r.start is not None and r.end is not None and (r.end <= start or r.start >= end):
             continue  # a local repair elsewhere in the file
-        item: dict[str, Any] = {"file": decoded.name, "kind": r.kind, "detail": r.detail}
+        item: dict[str, Any] = {"file": fa.name, "kind": r.kind, "detail": r.detail}
         if r.start is not None:
             item["start"], item["end"] = r.start, r.end
         out.append(item)
@@ -220,117 +237,127 @@ class Cleaner:
                 articles=len(found.articles),
                 repairs=decoded.repairs,
                 problems=tuple(problems),
-                removed=Counter(r.reason for r in found.removed)
-                + Counter(r.reason for a in found.articles for r in a.removed),
             )
         )
         return len(found.articles)
 
+    # -- labelling --------------------------------------------------------
+    def label(self, files: list[FileArticles]) -> Labels:
+        """Decide the cuts for every block of every file (none yet)."""
+        return {}
+
     # -- output ----------------------------------------------------------
     def finish(self) -> CleanResult:
         """Build canonical records from everything added so far."""
-        records = build_records(self.files, self.config)
+        labels = self.label(self.files)
+        records = build_records(self.files, self.config, labels)
         self.report.records = len(records)
+        by_file: dict[str, Counter[str]] = {}
+        for rec in records:
+            for rem in rec.removed:
+                by_file.setdefault(rem.file, Counter())[rem.reason] += 1
+        for fr in self.report.files:
+            fr.removed.clear()
+            fr.removed.update(by_file.get(fr.file, {}))
         return CleanResult(records, self.report, list(self.files))
 
 
-def build_records(files: Iterable[FileArticles], config: CleanConfig) -> list[CanonicalArticle]:
-    """One canonical record per distinct article.
+def build_records(files: list[FileArticles], config: CleanConfig, labels: Labels | None = None) -> list[CanonicalArticle]:
+    """One canonical record per distinct article, after the cuts in ``labels``.
 
-    Until near-duplicate merging exists, only articles whose match keys are
-    identical share a record (they would share an id anyway); every copy is
-    listed in ``sources``. The record's text comes from the copy that sorts
-    first by (file, index), so the choice does not depend on input order.
+    Until near-duplicate merging exists, only articles whose cleaned match
+    keys are identical share a record (they would share an id anyway); every
+    copy is listed in ``sources``. The record's text comes from the copy that
+    sorts first by (file, index), and records are ordered by their first
+    source, so neither depends on input order.
     """
-    groups: dict[str, list[tuple[FileArticles, Article, list[tuple[str, list[Block]]]]]] = {}
-    order: list[str] = []
-    for fa in files:
-        for art in fa.articles:
-            paras = _paragraph_texts(art)
-            body = "\n".join(t for t, _ in paras)
-            aid = article_id(body)
-            if aid not in groups:
-                groups[aid] = []
-                order.append(aid)
-            groups[aid].append((fa, art, paras))
+    groups: dict[str, list[_CleanArticle]] = {}
+    outside: dict[tuple[str, int], list[Removal]] = {}
+    for fi, fa in enumerate(files):
+        cleaned = [_clean_article(fa, fi, art, labels or {}) for art in fa.articles]
+        kept = [ca for ca in cleaned if ca.paragraphs]
+        if not kept:
+            continue
+        # Spans outside every article (a preamble), and articles that were
+        # all noise, are reported on the kept article that follows them (or
+        # the last one), so each removed character is reported exactly once.
+        def owner(pos: int) -> int:
+            return next((ca.article.index for ca in kept if ca.article.start >= pos), kept[-1].article.index)
 
-    records: list[CanonicalArticle] = []
-    preamble_by_file = _preamble_owner(files)
-    for aid in order:
-        members = sorted(groups[aid], key=lambda m: (m[1].file, m[1].index))
-        records.append(_record(aid, members, preamble_by_file, config))
+        for rem in fa.removed:
+            outside.setdefault((fa.name, owner(rem.end)), []).append(fa.remap(rem))
+        for ca in cleaned:
+            if not ca.paragraphs:
+                outside.setdefault((fa.name, owner(ca.article.end)), []).extend(ca.removed)
+        for ca in kept:
+            groups.setdefault(article_id(ca.body), []).append(ca)
+    records = [
+        _record(aid, sorted(members, key=lambda m: (m.article.file, m.article.index)), outside, config)
+        for aid, members in groups.items()
+    ]
     # Output order follows the sources, not the order inputs were given in.
     records.sort(key=lambda r: (r.sources[0].file, r.sources[0].article))
     return records
 
 
-def _preamble_owner(files: Iterable[FileArticles]) -> dict[tuple[str, int], list[Removal]]:
-    """Spans outside every article go with the article that follows them (or
-    the last one), so each removed character is reported exactly once."""
-    owner: dict[tuple[str, int], list[Removal]] = {}
-    for fa in files:
-        if not fa.articles:
-            continue
-        for rem in fa.removed:
-            target = next((a for a in fa.articles if a.start >= rem.end), fa.articles[-1])
-            owner.setdefault((fa.decoded.name, target.index), []).append(rem)
-    return owner
-
-
 def _record(
     aid: str,
-    members: list[tuple[FileArticles, Article, list[tuple[str, list[Block]]]]],
-    preamble_by_file: dict[tuple[str, int], list[Removal]],
+    members: list[_CleanArticle],
+    outside: dict[tuple[str, int], list[Removal]],
     config: CleanConfig,
 ) -> CanonicalArticle:
-    fa0, art0, paras0 = members[0]
+    first = members[0]
     script = config.output.script
-    texts = [convert_script(t, script) for t, _ in paras0]
+    texts = [convert_script(t, script) for t, _ in first.paragraphs]
     paragraphs: list[Paragraph] = []
     pos = 0
-    for (_, blocks), text in zip(paras0, texts):
+    for i, text in enumerate(texts):
         spans: list[SourceSpan] = []
-        for fa, art, paras in members:
+        for m in members:
             # Identical keys mean identical paragraph structure: paragraph i of
             # every copy supports paragraph i of the canonical text.
-            i = len(paragraphs)
-            if i < len(paras):
-                bl = paras[i][1]
-                spans.append(SourceSpan(art.file, bl[0].start, bl[-1].end))
+            if i < len(m.paragraphs):
+                blocks = m.paragraphs[i][1]
+                ds, de = m.fa.to_decoded(blocks[0].start, blocks[-1].end)
+                spans.append(SourceSpan(m.fa.name, ds, de))
         paragraphs.append(Paragraph(pos, pos + len(text), tuple(spans)))
         pos += len(text) + 1
     removed: list[Removal] = []
     repairs: list[dict[str, Any]] = []
-    for fa, art, _ in members:
-        removed.extend(preamble_by_file.get((fa.decoded.name, art.index), []))
-        removed.extend(art.removed)
-        repairs.extend(_file_repairs(fa.decoded, art))
     meta: dict[str, Any] = {}
-    for fa, art, _ in reversed(members):
-        meta.update(fa.decoded.meta)
-        meta.update(art.meta)
+    for m in members:
+        removed.extend(outside.get((m.fa.name, m.article.index), []))
+        removed.extend(m.removed)
+        repairs.extend(_file_repairs(m.fa, m.article))
+    for m in reversed(members):
+        meta.update(m.fa.decoded.meta)
+        meta.update(m.article.meta)
     return CanonicalArticle(
         id=aid,
-        title=convert_script(art0.title, script),
+        title=convert_script(first.article.title, script),
         text="\n".join(texts),
-        sources=tuple(
-            Source(art.file, art.index, art.start, art.end, _source_title(fa.decoded, art), 1.0)
-            for fa, art, _ in members
-        ),
+        sources=tuple(_source(m) for m in members),
         paragraphs=tuple(paragraphs),
-        removed=tuple(sorted(removed, key=lambda r: (r.file, r.start, r.end))),
+        removed=tuple(sorted(set(removed), key=lambda r: (r.file, r.start, r.end))),
         repairs=tuple(repairs),
         meta=meta,
     )
 
 
-def _source_title(decoded: DecodedFile, art: Article) -> str:
+def _source(m: _CleanArticle) -> Source:
+    art = m.article
+    start, end = m.fa.to_decoded(art.start, art.end)
+    return Source(m.fa.name, art.index, start, end, _source_title(m.fa, art), 1.0)
+
+
+def _source_title(fa: FileArticles, art: Article) -> str:
     """The source's own heading as the file spells it, marker included."""
     if art.title_span is None:
         return art.title
-    line_start = decoded.decoded.rfind("\n", 0, art.title_span.start) + 1
-    line_end = decoded.decoded.find("\n", art.title_span.end)
-    line = decoded.decoded[line_start : line_end if line_end >= 0 else len(decoded.decoded)]
+    text = fa.decoded.text
+    line_start = text.rfind("\n", 0, art.title_span.start) + 1
+    line_end = text.find("\n", art.title_span.end)
+    line = text[line_start : line_end if line_end >= 0 else len(text)]
     return line.strip() or art.title
 
 

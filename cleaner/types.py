@@ -178,6 +178,22 @@ class Article:
 
 
 @dataclass(frozen=True, slots=True)
+class Cut:
+    """A decision to remove ``[start, end)`` of a block's text (offsets into
+    ``Block.text``), optionally putting ``replacement`` in its place.
+
+    >>> Cut(3, 9, "watermark", "ownership-claim").replacement
+    ''
+    """
+
+    start: int
+    end: int
+    reason: str
+    rule: str
+    replacement: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Removal:
     """A span left out of the output, and why.
 
