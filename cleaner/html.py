@@ -58,7 +58,7 @@ _DOC_TAG = re.compile(r"<(?:!doctype\s+html|html|head|body)[\s>]", re.IGNORECASE
 # Tags that make up real page markup. <br> and <img> are left out on purpose:
 # plain scraped text carries a few of them (and our own <image>…</image>).
 _BLOCK_TAG = re.compile(
-    r"</?(?:p|div|span|a|table|tbody|tr|td|th|ul|ol|li|dl|dt|dd|h[1-6]|section|article|"
+    r"</?(?:html|head|body|p|div|span|a|table|tbody|tr|td|th|ul|ol|li|dl|dt|dd|h[1-6]|section|article|"
     r"header|footer|nav|aside|main|form|input|script|style|meta|link|title|iframe|font|center|strong|em|b|i)"
     r"(?:\s[^<>]*)?/?>",
     re.IGNORECASE,
@@ -102,7 +102,11 @@ def looks_like_html(text: str) -> bool:
 _META_CHARSET = re.compile(
     rb"""<meta[^>]*?charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.IGNORECASE
 )
-_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([a-zA-Z0-9_.:-]+)""", re.IGNORECASE)
+# An XML declaration, or a crawler's wrapper tag (``<text id=… encoding="gb2312">``),
+# declaring the encoding in the very first tag.
+_FIRST_TAG_ENCODING = re.compile(
+    rb"""^(?:\xef\xbb\xbf)?\s*<[?]?[a-zA-Z][^<>]*?\bencoding\s*=\s*["']?([a-zA-Z0-9_.:-]+)""", re.IGNORECASE
+)
 
 # Labels mapped the way browsers do (WHATWG Encoding Standard): every GB
 # label means GBK, which GB18030 extends; Latin-1/ASCII mean windows-1252.
@@ -120,8 +124,10 @@ _LABELS = {
 def declared_charset(data: bytes, limit: int = 4096) -> str | None:
     """The charset a page declares in its first ``limit`` bytes, as a Python codec name.
 
-    Reads ``<meta charset=…>``, ``<meta http-equiv="Content-Type"
-    content="…; charset=…">`` and an XML declaration's ``encoding``. Labels
+    Reads an ``encoding`` attribute in the first tag (an XML declaration,
+    or a crawler's wrapper such as ``<text id=… encoding="gb2312">``), else
+    ``<meta charset=…>`` or ``<meta http-equiv="Content-Type"
+    content="…; charset=…">``. Labels
     are mapped as browsers map them: every GB label (gb2312, gbk, …) becomes
     ``gb18030``, its superset, because pages declared GB2312 routinely hold
     GBK characters; Big5 becomes ``big5hkscs``; Latin-1/ASCII become
@@ -133,7 +139,7 @@ def declared_charset(data: bytes, limit: int = 4096) -> str | None:
     ('utf-8', None)
     """
     head = data[:limit]
-    m = _META_CHARSET.search(head) or _XML_ENCODING.search(head)
+    m = _FIRST_TAG_ENCODING.match(head) or _META_CHARSET.search(head)
     if m is None:
         return None
     label = m.group(1).decode("ascii", "replace").strip().lower()
@@ -198,43 +204,61 @@ def render_text(html: str) -> str:
 # Extraction
 
 # Chosen by bench/eval_html.py on the 69 Chinese pages (docs/html.md):
-# favor_recall scores best there, tables are kept (many older Chinese
-# pages lay out their article in a <table>), comments are dropped.
+# favor_precision scores best there, tables are kept (older Chinese pages
+# lay out their article in a <table>), comments are dropped. When this finds
+# nothing, extraction is retried with favor_recall before falling back.
 TRAFILATURA_OPTIONS: dict[str, bool] = {
     "include_comments": False,
     "include_tables": True,
-    "favor_recall": True,
-    "favor_precision": False,
+    "favor_precision": True,
+    "favor_recall": False,
 }
+_RETRY_OPTIONS: dict[str, bool] = {"favor_precision": False, "favor_recall": True}
 
 
 def _strip_xml_declaration(html: str) -> str:
     return re.sub(r"^\s*(?:\ufeff)?<\?xml[^>]*>", "", html, count=1)
 
 
-def extract_html(html: str, url: str | None = None, **options: bool) -> HtmlText:
-    """The main text of an HTML page, one paragraph a line.
+_TABLE_ROW = re.compile(r"^\|.*\|$")
+_TABLE_RULE = re.compile(r"^\|(?:\s*:?-{3,}:?\s*\|)+$")
 
-    ``html`` must already be decoded (by :func:`cleaner.decode.decode_bytes`):
-    trafilatura's own decoding fails on GB2312 pages. Extraction uses
-    trafilatura with :data:`TRAFILATURA_OPTIONS` (override with keyword
-    arguments, e.g. ``favor_precision=True``). If trafilatura returns
-    nothing, or fails, the page's visible text is rendered instead
-    (:func:`render_text`) and ``extractor`` is ``"fallback"``. Never raises.
 
-    >>> page = ("<html><head><title>会议通知</title></head><body><p>同志们:</p>"
-    ...         "<p>今天我们召开全市工作会议,部署下半年的工作任务。</p></body></html>")
-    >>> r = extract_html(page)
-    >>> r.text.splitlines()[-1], r.extractor in ("trafilatura", "fallback")
-    ('今天我们召开全市工作会议,部署下半年的工作任务。', True)
-    >>> extract_html("").extractor
-    'fallback'
+def _untable(text: str) -> str:
+    """Turn trafilatura's ``| a | b |`` table rows into plain lines.
+
+    Old Chinese pages lay the whole article out in a table, which trafilatura
+    renders as one row with the article in a cell. Separator rows go; a row
+    of short cells (a data table, a calendar) becomes one space-joined line;
+    otherwise every non-empty cell becomes its own line.
+
+    >>> print(_untable("| 导航 | | 正文第一段很长很长很长很长很长很长很长很长很长很长。 |\\n|---|---|---|\\n| 1 | 2 | 3 |"))
+    导航
+    正文第一段很长很长很长很长很长很长很长很长很长很长。
+    1 2 3
     """
-    if not isinstance(html, str) or not html.strip():
-        return HtmlText("", None, {}, "fallback")
-    source = _strip_xml_declaration(html)
-    settings = {**TRAFILATURA_OPTIONS, **options}
-    doc = None
+    out: list[str] = []
+    for line in text.split("\n"):
+        stripped = line.strip()
+        if not _TABLE_ROW.match(stripped):
+            out.append(line)
+            continue
+        if _TABLE_RULE.match(stripped):
+            continue
+        cells = [c.strip() for c in stripped[1:-1].split(" | ")]
+        cells = [c.replace("\\|", "|").strip("| ") for c in cells]
+        cells = [c for c in cells if c]
+        if not cells:
+            continue
+        if max(len(c) for c in cells) <= 20:
+            out.append(" ".join(cells))
+        else:
+            out.extend(cells)
+    return "\n".join(line.replace("\\|", "|") for line in out)
+
+
+def _trafilatura(source: str, url: str | None, settings: dict[str, bool]) -> tuple[str, str | None, dict[str, str]]:
+    """Text, title and metadata from trafilatura; empty text if it finds nothing or fails."""
     try:
         import trafilatura
 
@@ -251,17 +275,48 @@ def extract_html(html: str, url: str | None = None, **options: bool) -> HtmlText
         )
     except Exception:  # trafilatura must never take a run down
         doc = None
-    title: str | None = None
+    if doc is None:
+        return "", None, {}
+    get = doc.get if isinstance(doc, dict) else (lambda k: getattr(doc, k, None))
+    text = _tidy(_untable(get("text") or ""))
+    title = (get("title") or "").strip() or None
     meta: dict[str, str] = {}
-    text = ""
-    if doc is not None:
-        get = (doc.get if isinstance(doc, dict) else lambda k: getattr(doc, k, None))
-        text = _tidy(get("text") or "")
-        title = (get("title") or "").strip() or None
-        for key in ("author", "date", "sitename", "description"):
-            value = get(key)
-            if isinstance(value, str) and value.strip():
-                meta[key] = value.strip()
+    for key in ("author", "date", "sitename", "description"):
+        value = get(key)
+        if isinstance(value, str) and value.strip():
+            meta[key] = value.strip()
+    return text, title, meta
+
+
+def extract_html(html: str, url: str | None = None, **options: bool) -> HtmlText:
+    """The main text of an HTML page, one paragraph a line.
+
+    ``html`` must already be decoded (by :func:`cleaner.decode.decode_bytes`):
+    trafilatura's own decoding fails on GB2312 pages. Extraction uses
+    trafilatura with :data:`TRAFILATURA_OPTIONS` (override with keyword
+    arguments, e.g. ``favor_recall=True, favor_precision=False``). If
+    trafilatura finds nothing with the default options it is retried with
+    ``favor_recall``; if it still returns nothing, or fails, the page's
+    visible text is rendered instead
+    (:func:`render_text`) and ``extractor`` is ``"fallback"``. Never raises.
+
+    >>> page = ("<html><head><title>会议通知</title></head><body><p>同志们:</p>"
+    ...         "<p>今天我们召开全市工作会议,部署下半年的工作任务。</p></body></html>")
+    >>> r = extract_html(page)
+    >>> r.text.splitlines()[-1], r.extractor in ("trafilatura", "fallback")
+    ('今天我们召开全市工作会议,部署下半年的工作任务。', True)
+    >>> extract_html("").extractor
+    'fallback'
+    """
+    if not isinstance(html, str) or not html.strip():
+        return HtmlText("", None, {}, "fallback")
+    source = _strip_xml_declaration(html)
+    settings = {**TRAFILATURA_OPTIONS, **options}
+    text, title, meta = _trafilatura(source, url, settings)
+    if not text and not options:
+        retry, title2, meta2 = _trafilatura(source, url, {**settings, **_RETRY_OPTIONS})
+        if retry:
+            text, title, meta = retry, title2, meta2
     if text:
         return HtmlText(text, title, meta, "trafilatura")
     fallback = render_text(source)
