@@ -58,6 +58,24 @@ class SegmentConfig:
 
 
 @dataclass(frozen=True)
+class BoilerplateConfig:
+    """Noise labelling: rule pack plus repetition across unrelated articles."""
+
+    rules_path: str = ""  # a rules TOML to use instead of the built-in pack
+    edge_blocks: int = 3  # notice rules apply this many blocks from an article's head or tail
+    repetition: bool = True  # learn boilerplate from repetition across the corpus
+    shingle_k: int = 5
+    num_perm: int = 64
+    block_threshold: float = 0.8  # Jaccard for two blocks to be the same stamp
+    min_unrelated: int = 2  # unrelated articles a repeated block must span
+    related_share: float = 0.3  # share of blocks two articles share to be copies
+    max_group_articles: int = 200  # ubiquitous blocks do not make articles related
+    inline_ngram: int = 8
+    inline_min_chars: int = 8
+    inline_min_unrelated: int = 3
+
+
+@dataclass(frozen=True)
 class OutputConfig:
     script: Script = "original"
 
@@ -70,6 +88,7 @@ class CleanConfig:
     decode: DecodeConfig = field(default_factory=DecodeConfig)
     repair: RepairConfig = field(default_factory=RepairConfig)
     segment: SegmentConfig = field(default_factory=SegmentConfig)
+    boilerplate: BoilerplateConfig = field(default_factory=BoilerplateConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
 
     def with_script(self, script: str) -> "CleanConfig":

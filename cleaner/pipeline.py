@@ -27,6 +27,8 @@ from .inputs import InputRef, plan_inputs, read_input
 from .normalize import convert_script, match_key
 from .report import FileReport, Report
 from .segment import segment_text
+from .boilerplate import BoilerplateLabeler
+from .html import extract_html, looks_like_html
 from .strip import strip_block
 from .types import (
     Article,
@@ -37,9 +39,13 @@ from .types import (
     Paragraph,
     Problem,
     Removal,
+    Repair,
     Source,
     SourceSpan,
 )
+
+
+HTML_SUFFIXES = (".html", ".htm", ".xhtml", ".shtml")
 
 
 @dataclass(frozen=True)
@@ -63,10 +69,10 @@ class FileArticles:
         """Map a span of the repaired text to the decoded text."""
         return self.decoded.offsets.span_to_source(start, end)
 
-    def removal(self, start: int, end: int, reason: str, rule: str) -> Removal:
+    def removal(self, start: int, end: int, reason: str, rule: str, replacement: str = "") -> Removal:
         """A removal record for a span of the repaired text, pointing at the raw text."""
         ds, de = self.to_decoded(start, end)
-        return Removal(self.name, ds, de, self.decoded.decoded[ds:de], reason, rule)
+        return Removal(self.name, ds, de, self.decoded.decoded[ds:de], reason, rule, replacement)
 
     def remap(self, rem: Removal) -> Removal:
         """Map a removal made on the repaired text to the decoded text."""
@@ -122,7 +128,7 @@ def _clean_article(fa: FileArticles, fi: int, article: Article, labels: Labels) 
         if cuts:
             stripped = strip_block(block, fa.decoded.text, cuts)
             text = stripped.text.strip()
-            removed.extend(fa.removal(s, e, c.reason, c.rule) for s, e, c in stripped.removed)
+            removed.extend(fa.removal(s, e, c.reason, c.rule, c.replacement) for s, e, c in stripped.removed)
         else:
             text = block.text
         if not text:
@@ -174,6 +180,8 @@ class Cleaner:
         self.config = config or CleanConfig()
         self.report = Report()
         self.files: list[FileArticles] = []
+        self.counters: Counter[str] = Counter()
+        self._labeler: BoilerplateLabeler | None = None
 
     # -- feeding ---------------------------------------------------------
     def add_bytes(self, name: str, data: bytes) -> int:
@@ -187,7 +195,42 @@ class Cleaner:
         except InputError as exc:
             self.add_problem(name, exc.problem, size=len(data))
             return 0
+        if name.lower().endswith(HTML_SUFFIXES) or looks_like_html(decoded.decoded):
+            decoded = self._from_html(decoded)
         return self._add_decoded(decoded)
+
+    def _from_html(self, page: DecodedFile) -> DecodedFile:
+        """Reduce an HTML page to its main text before anything else.
+
+        From here on the page's "decoded text" is the extracted text: record
+        offsets index it (the HTML source has no spans for extracted
+        paragraphs), and the record's repairs say so.
+        """
+        extracted = extract_html(page.decoded)
+        repaired = repair_text(extracted.text, self.config.repair)
+        meta = dict(page.meta)
+        for key in ("author", "date"):
+            if extracted.meta.get(key):
+                meta[key] = extracted.meta[key]
+        if extracted.title:
+            meta["page_title"] = extracted.title
+        self.counters["html_pages"] += 1
+        return DecodedFile(
+            name=page.name,
+            encoding=page.encoding,
+            decoded=extracted.text,
+            text=repaired.text,
+            offsets=repaired.offsets,
+            repairs=(
+                *[r for r in page.repairs if r.start is None],
+                Repair("html", f"main text extracted with {extracted.extractor}; offsets index the extracted text"),
+                *repaired.repairs,
+            ),
+            problems=page.problems + repaired.problems,
+            confidence=page.confidence,
+            size=page.size,
+            meta=meta,
+        )
 
     def add_text(self, name: str, text: str, meta: Mapping[str, Any] | None = None) -> int:
         """Repair and segment text that needs no charset decoding (JSONL input)."""
@@ -243,8 +286,14 @@ class Cleaner:
 
     # -- labelling --------------------------------------------------------
     def label(self, files: list[FileArticles]) -> Labels:
-        """Decide the cuts for every block of every file (none yet)."""
-        return {}
+        """Decide the cuts for every block of every file: the rule pack, then
+        repetition across unrelated articles (see :mod:`cleaner.boilerplate`)."""
+        if self._labeler is None:
+            self._labeler = BoilerplateLabeler(self.config.boilerplate)
+        labels = self._labeler.label([fa.articles for fa in files])
+        for name, n in self._labeler.counters.items():
+            self.counters[name] = n
+        return labels
 
     # -- output ----------------------------------------------------------
     def finish(self) -> CleanResult:
@@ -252,6 +301,7 @@ class Cleaner:
         labels = self.label(self.files)
         records = build_records(self.files, self.config, labels)
         self.report.records = len(records)
+        self.report.counters = dict(sorted(self.counters.items()))
         by_file: dict[str, Counter[str]] = {}
         for rec in records:
             for rem in rec.removed:
@@ -334,7 +384,7 @@ def _record(
         meta.update(m.article.meta)
     return CanonicalArticle(
         id=aid,
-        title=convert_script(first.article.title, script),
+        title=convert_script(first.article.title or first.fa.decoded.meta.get("page_title", ""), script),
         text="\n".join(texts),
         sources=tuple(_source(m) for m in members),
         paragraphs=tuple(paragraphs),

@@ -70,6 +70,7 @@ class Report:
 
     files: list[FileReport] = field(default_factory=list)
     records: int = 0
+    counters: dict[str, int] = field(default_factory=dict)
     started: float = field(default_factory=time.time)
     finished: float | None = None
 
@@ -116,6 +117,7 @@ class Report:
             "version": REPORT_VERSION,
             "elapsed_seconds": round(end - self.started, 3),
             "totals": self.totals(),
+            "counters": dict(self.counters),
             "files": [f.to_dict() for f in self.files],
         }
 

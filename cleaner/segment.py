@@ -522,6 +522,9 @@ def _after_site_notice(lines: list[_Line], i: int, p: _Part) -> bool:
     )
 
 
+_PREAMBLE_MAX_CHARS = 300
+
+
 def _preamble_end(lines: list[_Line], a: int, b: int) -> int:
     """Index after the last leading preamble line in lines[a:b] (a if none).
 
@@ -533,7 +536,9 @@ def _preamble_end(lines: list[_Line], a: int, b: int) -> int:
     for k in range(a, min(b, a + 3)):
         if _is_salutation(lines[k].text):
             break
-        if _site_score(lines[k].text) >= 2:
+        # A site notice is a sentence or two; a long line with site words
+        # is content that mentions the site (or a whole extracted page).
+        if len(lines[k].text) <= _PREAMBLE_MAX_CHARS and _site_score(lines[k].text) >= 2:
             end = k + 1
     return end
 

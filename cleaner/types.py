@@ -207,9 +207,10 @@ class Removal:
     text: str
     reason: str
     rule: str
+    replacement: str = ""  # what took the span's place, if anything (29?4 -> 29.4)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "file": self.file,
             "start": self.start,
             "end": self.end,
@@ -217,6 +218,9 @@ class Removal:
             "reason": self.reason,
             "rule": self.rule,
         }
+        if self.replacement:
+            out["replacement"] = self.replacement
+        return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,15 +33,28 @@ def test_every_seed_yields_articles_and_is_accounted_for(seed_result: cleaner.Cl
     assert report["totals"]["articles"] == sum(len(r.sources) for r in seed_result.articles)
 
 
+def _replay(text: str, start: int, end: int, removed: list[dict]) -> str:
+    """text[start:end] with the removals inside it applied."""
+    out, at = [], start
+    for rem in sorted(removed, key=lambda r: r["start"]):
+        if rem["start"] >= at and rem["end"] <= end:
+            out.append(text[at : rem["start"]])
+            out.append(rem.get("replacement", ""))
+            at = rem["end"]
+    out.append(text[at:end])
+    return "".join(out)
+
+
 def test_offsets_point_at_the_raw_text(seed_result: cleaner.CleanResult) -> None:
     decoded = _decoded_by_file(seed_result)
     for rec in seed_result.records():
         for para in rec["paragraphs"]:
             ptext = rec["text"][para["start"] : para["end"]]
             for src in para["sources"]:
-                raw = decoded[src["file"]][src["start"] : src["end"]]
-                # A paragraph is its raw lines with PDF breaks rejoined.
-                assert raw.replace("\n", "") == ptext.replace("\n", ""), (rec["id"], src)
+                # A paragraph is its raw lines with PDF breaks rejoined and
+                # every removal inside it replayed.
+                raw = _replay(decoded[src["file"]], src["start"], src["end"], rec["removed"])
+                assert raw.replace("\n", "").strip() == ptext.replace("\n", ""), (rec["id"], src)
         for rem in rec["removed"]:
             assert decoded[rem["file"]][rem["start"] : rem["end"]] == rem["text"]
         for src in rec["sources"]:
@@ -202,7 +215,9 @@ def test_every_span_points_at_its_raw_text_through_repairs(picks: list[tuple[int
             for src in para["sources"]:
                 span = raw[src["start"] : src["end"]]
                 assert span.strip() == span and span
-                # Repaired on its own, the raw span is exactly the paragraph.
-                assert repair_text(span.replace("\r\n", "\n")).text.replace("\n", "") == ptext.replace("\n", "")
+                # With its removals replayed and repaired on its own, the raw
+                # span is exactly the paragraph.
+                replayed = _replay(raw, src["start"], src["end"], rec["removed"])
+                assert repair_text(replayed.replace("\r\n", "\n")).text.replace("\n", "").strip() == ptext.replace("\n", "")
         for rem in rec["removed"]:
             assert raw[rem["start"] : rem["end"]] == rem["text"]
