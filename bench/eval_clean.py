@@ -88,6 +88,7 @@ def seed_gold(seed_dir: str | Path = SEED_DIR) -> dict[str, Any]:
         q_file = q_lines >= 0.2 * sum(1 for _, ln in lines if ln.strip())
         noise: list[dict[str, Any]] = []
         paragraphs: list[str] = []
+        unmeasured: list[str] = []  # titles, headings, markers: output may keep them
         seen_content = False
 
         def add(kind: str, start: int, s: str) -> None:
@@ -123,16 +124,22 @@ def seed_gold(seed_dir: str | Path = SEED_DIR) -> dict[str, Any]:
                 last = w.end()
             pieces.append(body[last:])
             body = "".join(pieces).strip()
-            if not body or parse_marker(body) or parse_date(body):
+            if not body:
+                continue
+            if parse_marker(body) or parse_date(body):
+                unmeasured.append(body)
                 continue
             if _SENTENCE_PUNCT.search(body) or len(body) > 40:
                 paragraphs.append(body)
                 seen_content = True
+            else:
+                unmeasured.append(body)
         files.append({
             "name": path.name, "encoding": "utf-8", "script": "original", "mojibake": None, "newline": "lf",
             "noise": noise,
             "articles": [{"cluster": path.name, "index": 0, "title": "", "meta": {}, "variant": ["seed"],
-                          "start": 0, "end": len(text), "paragraphs": paragraphs, "noise": []}],
+                          "start": 0, "end": len(text), "paragraphs": paragraphs, "noise": [],
+                          "unmeasured": unmeasured}],
         })
     return {"version": 1, "seed": None, "clusters": {}, "files": files}
 

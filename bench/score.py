@@ -282,6 +282,8 @@ def score_gold(gold: Mapping[str, Any], records: Iterable[Mapping[str, Any]]) ->
         excl = "\x00".join(
             [norm_noise(p) for a in f["articles"] for p in a["paragraphs"]]
             + [norm_noise(a["title"]) for a in f["articles"]]
+            # Text a gold marks as neither content nor noise (seed headings).
+            + [norm_noise(t) for a in f["articles"] for t in a.get("unmeasured", [])]
             + [orig_noise[c] for c in sorted({a["cluster"] for a in f["articles"]}) if c in orig_noise]
         )
         spans = list(f["noise"]) + [n for a in f["articles"] for n in a["noise"]]

@@ -40,13 +40,16 @@ from .index import BandIndex
 from .rules import RulePack, default_pack, glued_page_number
 from .shingle import match_keys, shingle_hashes, shingle_hashes_many
 from .sketch import MinHasher, exact_jaccard
-from .types import Article, Cut
+from .types import Article, Block, Cut
 
 BlockRef = tuple[int, int, int]  # (file index, article index, block index)
 
 _TITLE_IN_BOOK = re.compile(r"《[^《》\n]{1,60}》")
 _DIGITS = re.compile(r"[0-9０-９]+")
 _OPEN = "(（【[〔「『"
+# Edge rules that head a list of links; the list goes with them.
+LIST_HEADINGS = frozenset({"seen-also", "related-heading"})
+_SENTENCE_END = re.compile(r"[。！？!?；;]")
 _CLOSE = ")）】]〕」』"
 
 
@@ -152,6 +155,7 @@ class BoilerplateLabeler:
                 cuts.setdefault((fi, art.index, bi), []).append(
                     Cut(m.start, m.end, m.rule.category, m.rule.id, m.replacement)
                 )
+        self._link_list(blocks, whole)
         for bi, cut in whole.items():
             cuts[(fi, art.index, bi)] = [cut]
             self.counters[f"rule:{cut.rule}"] += 1
@@ -163,6 +167,26 @@ class BoilerplateLabeler:
             for c in cuts.get(ref, ()):
                 self.counters[f"rule:{c.rule}"] += 1
             infos.append(_BlockInfo(ref, text, origin, len(block.text), bi < edge_n or bi >= n - edge_n))
+
+    def _link_list(self, blocks: Sequence[Block], whole: dict[int, Cut]) -> None:
+        """A "related articles" heading takes the list of titles after it:
+        when every block after the heading is a link-like line (short, no
+        sentence punctuation) or already noise, they all go, however many."""
+        j = len(blocks)
+        while j > 0 and (j - 1 in whole or _link_like(blocks[j - 1].text)):
+            j -= 1
+        # blocks[j:] are links or noise; the heading is among them or just before.
+        for bi in range(max(0, j - 1), len(blocks)):
+            cut = whole.get(bi)
+            rule = self.rules.match_edge(blocks[bi].text) if cut is None else None
+            if cut is None and rule is not None:
+                cut = Cut(0, len(blocks[bi].text), rule.category, rule.id)
+            if cut is None or cut.rule not in LIST_HEADINGS:
+                continue
+            whole[bi] = cut
+            for k in range(bi + 1, len(blocks)):
+                whole.setdefault(k, Cut(0, len(blocks[k].text), cut.reason, f"{cut.rule}:list"))
+            return
 
     # -- 2. repeated blocks -------------------------------------------------
     def _repeated_blocks(self, infos: list[_BlockInfo], cuts: dict[BlockRef, list[Cut]]) -> dict[tuple[int, int], int]:
@@ -277,6 +301,12 @@ class BoilerplateLabeler:
                 self.counters["learned-inline"] += 1
             if block_cuts:
                 cuts[info.ref] = block_cuts
+
+
+def _link_like(text: str) -> bool:
+    """A line that reads like a link title: short, no sentence punctuation."""
+    t = text.strip()
+    return 0 < len(t) <= 60 and not _SENTENCE_END.search(t) and not t.endswith((":", "："))
 
 
 def _whole_cut(block_cuts: Iterable[Cut] | None, length: int) -> bool:
