@@ -246,8 +246,10 @@ class Corpus:
 _SEED_NOISE = re.compile(
     r"<image>|<img|&nbsp|www\.|https?://|\.com|本站|本網|本网会员|小编|小編|投稿|来源于|來源於|"
     r"看过.{0,40}的人还看了|看過.{0,40}的人還看了|文档为|文檔為|仅供参考|僅供參考|欢迎阅读|歡迎閱讀|"
-    r"权属|權屬|版权|版權|转载|轉載"
+    r"权属|權屬|版权|版權|转载|轉載|:image>|data:image|上一篇|下一篇|相关文章|相關文章|查看全文"
 )
+# A numbered link title of a related-articles list: "10.半年工作会议讲话".
+_LINK_TITLE = re.compile(r"^[0-9]{1,2}[.．、][^。！？!?,，；;]{1,30}$")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _TRAIL_Q = re.compile(r"[?\s\u3000]+$")
 _PAGE_LINE = re.compile(r"^[\s—–\-－·0-9]+$")
@@ -259,13 +261,19 @@ def is_seed_noise(paragraph: str) -> bool:
     Rules (kept simple and conservative; this is the gold side): the paragraph
     contains a site-notice, link, markup or ownership word (``<image>``,
     ``www.``, ``本站``, ``小编``, ``投稿``, ``来源于``, ``看过…的人还看了``,
-    ``文档为``, ``版权``, ``转载``, ...), or it has no CJK character, or it is a
-    page-footer-like run of dashes and digits.
+    ``文档为``, ``版权``, ``转载``, ``上一篇``, ``相关文章``, image data, ...), or it
+    has no CJK character, or it is a page-footer-like run of dashes and digits,
+    or a numbered link title (``10.半年工作会议讲话``).
 
     >>> is_seed_noise("同志们:"), is_seed_noise("文档为doc格式"), is_seed_noise("— — 6")
     (False, True, True)
     """
-    return bool(_SEED_NOISE.search(paragraph)) or not _CJK.search(paragraph) or bool(_PAGE_LINE.match(paragraph))
+    return (
+        bool(_SEED_NOISE.search(paragraph))
+        or not _CJK.search(paragraph)
+        or bool(_PAGE_LINE.match(paragraph))
+        or bool(_LINK_TITLE.match(paragraph))
+    )
 
 
 def _seed_paragraphs(article: Any) -> list[str]:

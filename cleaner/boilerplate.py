@@ -137,16 +137,28 @@ class BoilerplateLabeler:
         edge_n = self.config.edge_blocks
         whole: dict[int, Cut] = {}
         for bi, block in enumerate(blocks):
-            text = block.text
-            rule = rules.match_line(text)
+            rule = rules.match_line(block.text)
             if rule is not None:
-                whole[bi] = Cut(0, len(text), rule.category, rule.id)
-                continue
-            if bi < edge_n or bi >= n - edge_n:
-                rule = rules.match_edge(text)
-                if rule is not None:
-                    whole[bi] = Cut(0, len(text), rule.category, rule.id)
+                whole[bi] = Cut(0, len(block.text), rule.category, rule.id)
+        self._link_list(blocks, whole)
+        # Notices sit at the edges: peel each end inward, taking every notice
+        # and already-noisy block, until edge_n content blocks were passed.
+        for order in (range(n), range(n - 1, -1, -1)):
+            passed = 0
+            for bi in order:
+                if bi in whole:
                     continue
+                rule = rules.match_edge(blocks[bi].text)
+                if rule is not None:
+                    whole[bi] = Cut(0, len(blocks[bi].text), rule.category, rule.id)
+                    continue
+                passed += 1
+                if passed >= edge_n:
+                    break
+        for bi, block in enumerate(blocks):
+            if bi in whole:
+                continue
+            text = block.text
             if bi > 0:
                 glued = glued_page_number(blocks[bi - 1].text, text)
                 if glued:
@@ -155,7 +167,6 @@ class BoilerplateLabeler:
                 cuts.setdefault((fi, art.index, bi), []).append(
                     Cut(m.start, m.end, m.rule.category, m.rule.id, m.replacement)
                 )
-        self._link_list(blocks, whole)
         for bi, cut in whole.items():
             cuts[(fi, art.index, bi)] = [cut]
             self.counters[f"rule:{cut.rule}"] += 1
@@ -171,22 +182,32 @@ class BoilerplateLabeler:
     def _link_list(self, blocks: Sequence[Block], whole: dict[int, Cut]) -> None:
         """A "related articles" heading takes the list of titles after it:
         when every block after the heading is a link-like line (short, no
-        sentence punctuation) or already noise, they all go, however many."""
-        j = len(blocks)
-        while j > 0 and (j - 1 in whole or _link_like(blocks[j - 1].text)):
-            j -= 1
-        # blocks[j:] are links or noise; the heading is among them or just before.
-        for bi in range(max(0, j - 1), len(blocks)):
-            cut = whole.get(bi)
-            rule = self.rules.match_edge(blocks[bi].text) if cut is None else None
-            if cut is None and rule is not None:
-                cut = Cut(0, len(blocks[bi].text), rule.category, rule.id)
-            if cut is None or cut.rule not in LIST_HEADINGS:
-                continue
-            whole[bi] = cut
-            for k in range(bi + 1, len(blocks)):
-                whole.setdefault(k, Cut(0, len(blocks[k].text), cut.reason, f"{cut.rule}:list"))
-            return
+        sentence punctuation) or already noise, they all go, however many.
+        Sites stack such lists, so this repeats upward while it finds one."""
+        while True:
+            j = len(blocks)
+            while j > 0 and (j - 1 in whole or _link_like(blocks[j - 1].text)):
+                j -= 1
+            # blocks[j:] are links or noise; the heading is just before them,
+            # or among them when lists are stacked.
+            found = False
+            for bi in range(max(0, j - 1), len(blocks)):
+                cut = whole.get(bi)
+                if cut is None:
+                    rule = self.rules.match_edge(blocks[bi].text)
+                    if rule is None or rule.id not in LIST_HEADINGS:
+                        continue
+                    cut = Cut(0, len(blocks[bi].text), rule.category, rule.id)
+                elif cut.rule not in LIST_HEADINGS:
+                    continue
+                if any(k not in whole for k in range(bi, len(blocks))):
+                    whole[bi] = cut
+                    for k in range(bi + 1, len(blocks)):
+                        whole.setdefault(k, Cut(0, len(blocks[k].text), cut.reason, f"{cut.rule}:list"))
+                    found = True
+                break
+            if not found:
+                return
 
     # -- 2. repeated blocks -------------------------------------------------
     def _repeated_blocks(self, infos: list[_BlockInfo], cuts: dict[BlockRef, list[Cut]]) -> dict[tuple[int, int], int]:

@@ -780,6 +780,20 @@ _CLOSERS_ONLY = re.compile(r"^[^“‘「『(（【《]*?[”’」』)）】》
 _MIN_BROKEN_LINE = 40
 
 
+# A page footer a PDF export left on its own line: `第 7 页 共 8 页`, `3/9`,
+# `Page 2 of 5`, `- 4 -`. Such a line never continues a sentence.
+_PAGE_FOOTER = re.compile(r"[\s0-9０-９\-—–－―·•/／第页頁共of]*[0-9０-９][\s0-9０-９\-—–－―·•/／第页頁共of]*|(?i:page)\s*[0-9]+(?:\s*(?:of|/)\s*[0-9]+)?")
+
+
+def _is_page_footer(line: str) -> bool:
+    """`第 7 页 共 8 页`, `3/9`, `- 4 -`: digits with page words only, short.
+
+    >>> _is_page_footer("第 7 页 共 8 页"), _is_page_footer("2021年")
+    (True, False)
+    """
+    return len(line) <= 24 and _PAGE_FOOTER.fullmatch(line.strip()) is not None
+
+
 def _continues(prev: str, nxt: str) -> bool:
     """Is ``nxt`` the rest of a sentence that ``prev`` broke off?"""
     if len(prev) < _MIN_BROKEN_LINE or not _has_word(prev) or not nxt:
@@ -792,7 +806,7 @@ def _continues(prev: str, nxt: str) -> bool:
     first = nxt[0]
     if not (_WORD.match(first) or first in _OPENERS):
         return False  # `— —`, `???`: not words, not a continuation
-    if _is_salutation(nxt) or parse_date(nxt) or parse_marker(nxt):
+    if _is_salutation(nxt) or parse_date(nxt) or parse_marker(nxt) or _is_page_footer(nxt) or _is_page_footer(prev):
         return False
     # A line that closes a quote it never opened continues the previous one,
     # even when it looks like a heading (`一、山东省最好”自居…`).
