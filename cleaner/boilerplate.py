@@ -115,6 +115,23 @@ class BoilerplateLabeler:
             return True
         return any(c.search(text) for c in self._cues)
 
+    def speaks_about_site(self, text: str) -> bool:
+        """Evidence that a repeated text is about the site, not the subject:
+        a URL, or a site cue in a short text; a long paragraph needs two
+        different cues (one 本站 in a long speech paragraph is content).
+
+        >>> lab = BoilerplateLabeler()
+        >>> lab.speaks_about_site("喜欢的朋友记得常来本站看看")
+        True
+        >>> lab.speaks_about_site("本站全年接发列车一万余列,安全生产无事故,得到了上级的表彰,"
+        ...                       "职工的积极性空前高涨,各项工作都走在了全局的前列,为全市经济发展作出了贡献。")
+        False
+        """
+        if self._url is not None and self._url.search(text):
+            return True
+        hits = sum(1 for c in self._cues if c.search(text))
+        return hits >= (1 if len(text) <= self.config.short_notice_chars else 2)
+
     # -- the step ----------------------------------------------------------
     def label(self, articles_by_file: Sequence[Sequence[Article]]) -> dict[BlockRef, list[Cut]]:
         """Cuts per block for every article of every file (index order as given)."""
@@ -247,6 +264,11 @@ class BoilerplateLabeler:
             blocks_per_article[aid] += 1
         shared: dict[tuple[int, int], int] = defaultdict(int)
         for members in groups.values():
+            # Only content counts towards "these two articles are copies":
+            # shared notices and salutations would relate everything.
+            head = infos[members[0]]
+            if len(keys[members[0]]) < cfg.related_min_key or self.site_evidence(head.text):
+                continue
             arts = sorted({article_ids[infos[i].ref[:2]] for i in members})
             if 1 < len(arts) <= cfg.max_group_articles:
                 for x in range(len(arts)):
@@ -264,7 +286,7 @@ class BoilerplateLabeler:
             clusters = {cluster_of[infos[i].ref[:2]] for i in members}
             if len(clusters) < cfg.min_unrelated:
                 continue
-            if not any(self.site_evidence(infos[i].text) for i in members[:8]):
+            if not any(self.speaks_about_site(infos[i].text) for i in members[:8]):
                 continue
             rule = "learned-block:" + hashlib.blake2b(keys[members[0]].encode(), digest_size=5).hexdigest()
             for i in members:
@@ -315,7 +337,7 @@ class BoilerplateLabeler:
                     continue  # too short, or the whole block (that is step 2's business)
                 s, e = _widen_to_brackets(info.text, s, e)
                 span = info.text[s:e]
-                if not self.site_evidence(span):
+                if not self.speaks_about_site(span):
                     continue
                 rule = "learned-inline:" + hashlib.blake2b(span.encode(), digest_size=5).hexdigest()
                 block_cuts = block_cuts + [Cut(info.origin[s], info.origin[e - 1] + 1, "watermark", rule)]

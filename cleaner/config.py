@@ -70,6 +70,8 @@ class BoilerplateConfig:
     min_unrelated: int = 2  # unrelated articles a repeated block must span
     related_share: float = 0.3  # share of blocks two articles share to be copies
     max_group_articles: int = 200  # ubiquitous blocks do not make articles related
+    related_min_key: int = 20  # shorter blocks (salutations, headings) do not relate articles
+    short_notice_chars: int = 60  # a repeated text this short needs one site cue, a longer one two
     inline_ngram: int = 8
     inline_min_chars: int = 8
     inline_min_unrelated: int = 3
