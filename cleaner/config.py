@@ -78,6 +78,24 @@ class BoilerplateConfig:
 
 
 @dataclass(frozen=True)
+class ClusterConfig:
+    """Grouping copies of one article: candidates, verification, no chaining."""
+
+    merge: bool = True  # merge each cluster into one canonical record
+    shingle_k: int = 5
+    word_k: int = 3  # word n-grams for Latin text
+    num_perm: int = 128
+    candidate_threshold: float = 0.3  # LSH threshold for near-duplicate candidates
+    jaccard_min: float = 0.35  # verified: shingle Jaccard at least this ...
+    containment_min: float = 0.8  # ... or the smaller contained in the larger at least this
+    word_containment_min: float = 0.35  # the same for Latin text shingled by words
+    min_shingles: int = 20  # containment needs this many shingles (short texts never collide)
+    sample_mod: int = 8  # containment index samples shingles with hash % sample_mod == 0
+    min_shared_samples: int = 2
+    max_bucket: int = 500  # skip buckets larger than this (degenerate, e.g. empty texts)
+
+
+@dataclass(frozen=True)
 class OutputConfig:
     script: Script = "original"
 
@@ -91,6 +109,7 @@ class CleanConfig:
     repair: RepairConfig = field(default_factory=RepairConfig)
     segment: SegmentConfig = field(default_factory=SegmentConfig)
     boilerplate: BoilerplateConfig = field(default_factory=BoilerplateConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
 
     def with_script(self, script: str) -> "CleanConfig":

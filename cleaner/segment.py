@@ -43,6 +43,7 @@ __all__ = [
     "segment_text",
     "parse_marker",
     "parse_date",
+    "parse_ordinal",
 ]
 
 
@@ -157,6 +158,15 @@ class MarkerMatch:
 
 _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _ROMAN_VALUES = {"i": 1, "v": 5, "x": 10}
+
+
+def parse_ordinal(s: str) -> int | None:
+    """Value of an arabic, full-width, Chinese or roman numeral.
+
+    >>> parse_ordinal("十二"), parse_ordinal("３"), parse_ordinal("iv"), parse_ordinal("甲")
+    (12, 3, 4, None)
+    """
+    return _ordinal(s)
 
 
 def _ordinal(s: str) -> int | None:
