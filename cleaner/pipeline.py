@@ -13,75 +13,25 @@ through the file's :class:`~cleaner.types.OffsetMap` so records point into the
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .boilerplate import BoilerplateLabeler
 from .config import CleanConfig
 from .decode import decode_bytes
+from .emit import RecordBuilder, article_id
 from .errors import InputError
 from .fixes import repair_text
+from .html import extract_html, looks_like_html
 from .inputs import InputRef, plan_inputs, read_input
-from .normalize import convert_script, match_key
 from .report import FileReport, Report
 from .segment import segment_text
-from .boilerplate import BoilerplateLabeler
-from .html import extract_html, looks_like_html
-from .strip import strip_block
-from .types import (
-    Article,
-    Block,
-    CanonicalArticle,
-    Cut,
-    DecodedFile,
-    Paragraph,
-    Problem,
-    Removal,
-    Repair,
-    Source,
-    SourceSpan,
-)
+from .types import CanonicalArticle, DecodedFile, FileArticles, Labels, Problem, Repair
 
 
 HTML_SUFFIXES = (".html", ".htm", ".xhtml", ".shtml")
-
-
-@dataclass(frozen=True)
-class FileArticles:
-    """A decoded file and the articles found in it.
-
-    Offsets of ``articles`` and ``removed`` index ``decoded.text`` (the
-    repaired text); :meth:`to_decoded` maps them to ``decoded.decoded`` when
-    records are emitted.
-    """
-
-    decoded: DecodedFile
-    articles: tuple[Article, ...]
-    removed: tuple[Removal, ...]
-
-    @property
-    def name(self) -> str:
-        return self.decoded.name
-
-    def to_decoded(self, start: int, end: int) -> tuple[int, int]:
-        """Map a span of the repaired text to the decoded text."""
-        return self.decoded.offsets.span_to_source(start, end)
-
-    def removal(self, start: int, end: int, reason: str, rule: str, replacement: str = "") -> Removal:
-        """A removal record for a span of the repaired text, pointing at the raw text."""
-        ds, de = self.to_decoded(start, end)
-        return Removal(self.name, ds, de, self.decoded.decoded[ds:de], reason, rule, replacement)
-
-    def remap(self, rem: Removal) -> Removal:
-        """Map a removal made on the repaired text to the decoded text."""
-        return self.removal(rem.start, rem.end, rem.reason, rem.rule)
-
-
-# (file index, article index, block index) -> cuts in that block's text
-BlockRef = tuple[int, int, int]
-Labels = dict[BlockRef, list[Cut]]
 
 
 @dataclass
@@ -101,69 +51,6 @@ def segment_file(decoded: DecodedFile, config: CleanConfig) -> FileArticles:
     """Split a decoded file into articles (offsets into its repaired text)."""
     seg = segment_text(decoded.text, decoded.name, config.segment)
     return FileArticles(decoded, tuple(replace(a, file=decoded.name) for a in seg.articles), seg.removed)
-
-
-@dataclass(frozen=True)
-class _CleanArticle:
-    """An article after its cuts, ready to become (part of) a record."""
-
-    fa: FileArticles
-    article: Article
-    paragraphs: tuple[tuple[str, tuple[Block, ...]], ...]
-    removed: tuple[Removal, ...]
-
-    @property
-    def body(self) -> str:
-        return "\n".join(t for t, _ in self.paragraphs)
-
-
-def _clean_article(fa: FileArticles, fi: int, article: Article, labels: Labels) -> _CleanArticle:
-    """Apply the cuts of every block; group blocks into output paragraphs
-    (sentence runs of one long paragraph are blocks for matching but one
-    paragraph for readers)."""
-    paragraphs: list[tuple[str, tuple[Block, ...]]] = []
-    removed: list[Removal] = [fa.remap(r) for r in article.removed]
-    for bi, block in enumerate(article.blocks):
-        cuts = labels.get((fi, article.index, bi))
-        if cuts:
-            stripped = strip_block(block, fa.decoded.text, cuts)
-            text = stripped.text.strip()
-            removed.extend(fa.removal(s, e, c.reason, c.rule, c.replacement) for s, e, c in stripped.removed)
-        else:
-            text = block.text
-        if not text:
-            continue
-        if paragraphs and block.continues:
-            ptext, blocks = paragraphs[-1]
-            paragraphs[-1] = (ptext + text, blocks + (block,))
-        else:
-            paragraphs.append((text, (block,)))
-    return _CleanArticle(fa, article, tuple(paragraphs), tuple(removed))
-
-
-def article_id(text: str) -> str:
-    """A stable id from canonical content: the same text always gets the same id.
-
-    The hash is taken over the match key, so script, width and punctuation
-    variants of one text share an id.
-
-    >>> article_id("同志们:今天开会。") == article_id("同志們：今天開會。")
-    True
-    """
-    return "a-" + hashlib.blake2b(match_key(text).encode("utf-8"), digest_size=10).hexdigest()
-
-
-def _file_repairs(fa: FileArticles, article: Article) -> list[dict[str, Any]]:
-    start, end = fa.to_decoded(article.start, article.end)
-    out: list[dict[str, Any]] = []
-    for r in fa.decoded.repairs:
-        if r.start is not None and r.end is not None and (r.end <= start or r.start >= end):
-            continue  # a local repair elsewhere in the file
-        item: dict[str, Any] = {"file": fa.name, "kind": r.kind, "detail": r.detail}
-        if r.start is not None:
-            item["start"], item["end"] = r.start, r.end
-        out.append(item)
-    return out
 
 
 class Cleaner:
@@ -299,7 +186,9 @@ class Cleaner:
     def finish(self) -> CleanResult:
         """Build canonical records from everything added so far."""
         labels = self.label(self.files)
-        records = build_records(self.files, self.config, labels)
+        builder = RecordBuilder(self.config)
+        records = builder.build(self.files, labels)
+        self.counters.update(builder.counters)
         self.report.records = len(records)
         self.report.counters = dict(sorted(self.counters.items()))
         by_file: dict[str, Counter[str]] = {}
@@ -310,105 +199,6 @@ class Cleaner:
             fr.removed.clear()
             fr.removed.update(by_file.get(fr.file, {}))
         return CleanResult(records, self.report, list(self.files))
-
-
-def build_records(files: list[FileArticles], config: CleanConfig, labels: Labels | None = None) -> list[CanonicalArticle]:
-    """One canonical record per distinct article, after the cuts in ``labels``.
-
-    Until near-duplicate merging exists, only articles whose cleaned match
-    keys are identical share a record (they would share an id anyway); every
-    copy is listed in ``sources``. The record's text comes from the copy that
-    sorts first by (file, index), and records are ordered by their first
-    source, so neither depends on input order.
-    """
-    groups: dict[str, list[_CleanArticle]] = {}
-    outside: dict[tuple[str, int], list[Removal]] = {}
-    for fi, fa in enumerate(files):
-        cleaned = [_clean_article(fa, fi, art, labels or {}) for art in fa.articles]
-        kept = [ca for ca in cleaned if ca.paragraphs]
-        if not kept:
-            continue
-        # Spans outside every article (a preamble), and articles that were
-        # all noise, are reported on the kept article that follows them (or
-        # the last one), so each removed character is reported exactly once.
-        def owner(pos: int) -> int:
-            return next((ca.article.index for ca in kept if ca.article.start >= pos), kept[-1].article.index)
-
-        for rem in fa.removed:
-            outside.setdefault((fa.name, owner(rem.end)), []).append(fa.remap(rem))
-        for ca in cleaned:
-            if not ca.paragraphs:
-                outside.setdefault((fa.name, owner(ca.article.end)), []).extend(ca.removed)
-        for ca in kept:
-            groups.setdefault(article_id(ca.body), []).append(ca)
-    records = [
-        _record(aid, sorted(members, key=lambda m: (m.article.file, m.article.index)), outside, config)
-        for aid, members in groups.items()
-    ]
-    # Output order follows the sources, not the order inputs were given in.
-    records.sort(key=lambda r: (r.sources[0].file, r.sources[0].article))
-    return records
-
-
-def _record(
-    aid: str,
-    members: list[_CleanArticle],
-    outside: dict[tuple[str, int], list[Removal]],
-    config: CleanConfig,
-) -> CanonicalArticle:
-    first = members[0]
-    script = config.output.script
-    texts = [convert_script(t, script) for t, _ in first.paragraphs]
-    paragraphs: list[Paragraph] = []
-    pos = 0
-    for i, text in enumerate(texts):
-        spans: list[SourceSpan] = []
-        for m in members:
-            # Identical keys mean identical paragraph structure: paragraph i of
-            # every copy supports paragraph i of the canonical text.
-            if i < len(m.paragraphs):
-                blocks = m.paragraphs[i][1]
-                ds, de = m.fa.to_decoded(blocks[0].start, blocks[-1].end)
-                spans.append(SourceSpan(m.fa.name, ds, de))
-        paragraphs.append(Paragraph(pos, pos + len(text), tuple(spans)))
-        pos += len(text) + 1
-    removed: list[Removal] = []
-    repairs: list[dict[str, Any]] = []
-    meta: dict[str, Any] = {}
-    for m in members:
-        removed.extend(outside.get((m.fa.name, m.article.index), []))
-        removed.extend(m.removed)
-        repairs.extend(_file_repairs(m.fa, m.article))
-    for m in reversed(members):
-        meta.update(m.fa.decoded.meta)
-        meta.update(m.article.meta)
-    return CanonicalArticle(
-        id=aid,
-        title=convert_script(first.article.title or first.fa.decoded.meta.get("page_title", ""), script),
-        text="\n".join(texts),
-        sources=tuple(_source(m) for m in members),
-        paragraphs=tuple(paragraphs),
-        removed=tuple(sorted(set(removed), key=lambda r: (r.file, r.start, r.end))),
-        repairs=tuple(repairs),
-        meta=meta,
-    )
-
-
-def _source(m: _CleanArticle) -> Source:
-    art = m.article
-    start, end = m.fa.to_decoded(art.start, art.end)
-    return Source(m.fa.name, art.index, start, end, _source_title(m.fa, art), 1.0)
-
-
-def _source_title(fa: FileArticles, art: Article) -> str:
-    """The source's own heading as the file spells it, marker included."""
-    if art.title_span is None:
-        return art.title
-    text = fa.decoded.text
-    line_start = text.rfind("\n", 0, art.title_span.start) + 1
-    line_end = text.find("\n", art.title_span.end)
-    line = text[line_start : line_end if line_end >= 0 else len(text)]
-    return line.strip() or art.title
 
 
 def clean_files(
@@ -453,4 +243,4 @@ def clean_texts(
     return cleaner.finish()
 
 
-__all__ = ["Cleaner", "CleanResult", "FileArticles", "article_id", "build_records", "clean_files", "clean_texts", "segment_file"]
+__all__ = ["Cleaner", "CleanResult", "FileArticles", "article_id", "clean_files", "clean_texts", "segment_file"]

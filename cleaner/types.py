@@ -295,3 +295,39 @@ class CanonicalArticle:
         if self.cluster is not None:
             record["cluster"] = self.cluster
         return record
+
+
+@dataclass(frozen=True)
+class FileArticles:
+    """A decoded file and the articles found in it.
+
+    Offsets of ``articles`` and ``removed`` index ``decoded.text`` (the
+    repaired text); :meth:`to_decoded` maps them to ``decoded.decoded`` when
+    records are emitted.
+    """
+
+    decoded: DecodedFile
+    articles: tuple[Article, ...]
+    removed: tuple[Removal, ...]
+
+    @property
+    def name(self) -> str:
+        return self.decoded.name
+
+    def to_decoded(self, start: int, end: int) -> tuple[int, int]:
+        """Map a span of the repaired text to the decoded text."""
+        return self.decoded.offsets.span_to_source(start, end)
+
+    def removal(self, start: int, end: int, reason: str, rule: str, replacement: str = "") -> Removal:
+        """A removal record for a span of the repaired text, pointing at the raw text."""
+        ds, de = self.to_decoded(start, end)
+        return Removal(self.name, ds, de, self.decoded.decoded[ds:de], reason, rule, replacement)
+
+    def remap(self, rem: Removal) -> Removal:
+        """Map a removal made on the repaired text to the decoded text."""
+        return self.removal(rem.start, rem.end, rem.reason, rem.rule)
+
+
+# (file index, article index, block index) -> cuts in that block's text
+BlockRef = tuple[int, int, int]
+Labels = dict[BlockRef, list["Cut"]]

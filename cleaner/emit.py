@@ -1,0 +1,285 @@
+"""From labelled articles to canonical records.
+
+1. **Clean** every article: apply its blocks' cuts, group blocks into
+   paragraphs, collect removals (spans outside every article, and articles
+   that were all noise, go to the kept article that follows them).
+2. **Join continuations**: a part that carries on the previous part's speech
+   (same title, no salutation, section numbering continues) is one article.
+3. **Cluster** copies (:mod:`cleaner.cluster`): LSH and containment
+   candidates, verified, complete linkage.
+4. **Merge** each cluster (:mod:`cleaner.merge`) into one canonical text with
+   paragraph provenance; with ``merge`` off, every article stays its own
+   record and says which cluster it belongs to.
+
+Every offset written here is mapped to the file's decoded text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .cluster import ArticleClusterer, continues
+from .config import CleanConfig
+from .merge import Variant, merge_variants
+from .normalize import convert_script, match_key
+from .strip import strip_block
+from .types import (
+    Article,
+    Block,
+    CanonicalArticle,
+    FileArticles,
+    Labels,
+    Paragraph,
+    Removal,
+    Source,
+    SourceSpan,
+)
+
+
+@dataclass(frozen=True)
+class ParagraphSource:
+    """Where a cleaned paragraph came from: its blocks in one file."""
+
+    fa: FileArticles
+    blocks: tuple[Block, ...]
+
+    def span(self) -> SourceSpan:
+        start, end = self.fa.to_decoded(self.blocks[0].start, self.blocks[-1].end)
+        return SourceSpan(self.fa.name, start, end)
+
+
+@dataclass(frozen=True)
+class CleanArticle:
+    """An article after its cuts: one part, or a part and its continuations."""
+
+    fa: FileArticles
+    parts: tuple[Article, ...]
+    paragraphs: tuple[tuple[str, ParagraphSource], ...]
+    removed: tuple[Removal, ...]
+
+    @property
+    def article(self) -> Article:
+        return self.parts[0]
+
+    @property
+    def body(self) -> str:
+        return "\n".join(t for t, _ in self.paragraphs)
+
+    @property
+    def sort_key(self) -> tuple[str, int]:
+        return (self.fa.name, self.article.index)
+
+    @property
+    def title(self) -> str:
+        return self.article.title or self.fa.decoded.meta.get("page_title", "")
+
+
+def clean_article(fa: FileArticles, fi: int, article: Article, labels: Labels) -> CleanArticle:
+    """Apply the cuts of every block; group blocks into output paragraphs
+    (sentence runs of one long paragraph are blocks for matching but one
+    paragraph for readers)."""
+    paragraphs: list[tuple[str, ParagraphSource]] = []
+    removed: list[Removal] = [fa.remap(r) for r in article.removed]
+    for bi, block in enumerate(article.blocks):
+        cuts = labels.get((fi, article.index, bi))
+        if cuts:
+            stripped = strip_block(block, fa.decoded.text, cuts)
+            text = stripped.text.strip()
+            removed.extend(fa.removal(s, e, c.reason, c.rule, c.replacement) for s, e, c in stripped.removed)
+        else:
+            text = block.text
+        if not text:
+            continue
+        if paragraphs and block.continues:
+            ptext, src = paragraphs[-1]
+            paragraphs[-1] = (ptext + text, ParagraphSource(fa, src.blocks + (block,)))
+        else:
+            paragraphs.append((text, ParagraphSource(fa, (block,))))
+    return CleanArticle(fa, (article,), tuple(paragraphs), tuple(removed))
+
+
+def article_id(text: str) -> str:
+    """A stable id from canonical content: the same text always gets the same id.
+
+    The hash is taken over the match key, so script, width and punctuation
+    variants of one text share an id.
+
+    >>> article_id("同志们:今天开会。") == article_id("同志們：今天開會。")
+    True
+    """
+    return "a-" + hashlib.blake2b(match_key(text).encode("utf-8"), digest_size=10).hexdigest()
+
+
+def _cluster_id(base: CleanArticle) -> str:
+    return "c-" + hashlib.blake2b(match_key(base.body).encode("utf-8"), digest_size=8).hexdigest()
+
+
+def _file_repairs(fa: FileArticles, article: Article) -> list[dict[str, Any]]:
+    start, end = fa.to_decoded(article.start, article.end)
+    out: list[dict[str, Any]] = []
+    for r in fa.decoded.repairs:
+        if r.start is not None and r.end is not None and (r.end <= start or r.start >= end):
+            continue  # a local repair elsewhere in the file
+        item: dict[str, Any] = {"file": fa.name, "kind": r.kind, "detail": r.detail}
+        if r.start is not None:
+            item["start"], item["end"] = r.start, r.end
+        out.append(item)
+    return out
+
+
+class RecordBuilder:
+    """Turns labelled files into canonical records (long-lived: keeps counters)."""
+
+    def __init__(self, config: CleanConfig | None = None) -> None:
+        self.config = config or CleanConfig()
+        self.clusterer = ArticleClusterer(self.config.cluster)
+        self.counters: Counter[str] = Counter()
+
+    def build(self, files: Sequence[FileArticles], labels: Labels | None = None) -> list[CanonicalArticle]:
+        """Records for every file, in an order that does not depend on input order."""
+        articles, outside = self._clean(files, labels or {})
+        clusters = self.clusterer.cluster([a.body for a in articles], [a.sort_key for a in articles])
+        for name, n in self.clusterer.counters.items():
+            self.counters[f"cluster:{name}"] = n
+        records: list[CanonicalArticle] = []
+        for members in clusters:
+            group = [articles[i] for i in members]
+            if self.config.cluster.merge or len(group) == 1:
+                records.append(self._merged_record(group, outside))
+            else:
+                cid = _cluster_id(group[0])
+                records.extend(self._single_record(a, outside, cid) for a in group)
+        records.sort(key=lambda r: (r.sources[0].file, r.sources[0].article))
+        return records
+
+    # -- 1 and 2: clean, join continuations ---------------------------------
+    def _clean(
+        self, files: Sequence[FileArticles], labels: Labels
+    ) -> tuple[list[CleanArticle], dict[tuple[str, int], list[Removal]]]:
+        articles: list[CleanArticle] = []
+        outside: dict[tuple[str, int], list[Removal]] = {}
+        for fi, fa in enumerate(files):
+            cleaned = [clean_article(fa, fi, art, labels) for art in fa.articles]
+            kept = [ca for ca in cleaned if ca.paragraphs]
+            if not kept:
+                continue
+
+            def owner(pos: int) -> int:
+                return next((ca.article.index for ca in kept if ca.article.start >= pos), kept[-1].article.index)
+
+            for rem in fa.removed:
+                outside.setdefault((fa.name, owner(rem.end)), []).append(fa.remap(rem))
+            for ca in cleaned:
+                if not ca.paragraphs:
+                    outside.setdefault((fa.name, owner(ca.article.end)), []).extend(ca.removed)
+            joined: list[CleanArticle] = []
+            for ca in kept:
+                prev = joined[-1] if joined else None
+                if (
+                    prev is not None
+                    and prev.parts[-1].index + 1 == ca.article.index
+                    and continues(prev.title, [t for t, _ in prev.paragraphs], ca.article.title, [t for t, _ in ca.paragraphs])
+                ):
+                    joined[-1] = CleanArticle(fa, prev.parts + ca.parts, prev.paragraphs + ca.paragraphs, prev.removed + ca.removed)
+                    self.counters["continuations_joined"] += 1
+                else:
+                    joined.append(ca)
+            articles.extend(joined)
+        return articles, outside
+
+    # -- 4: records -----------------------------------------------------------
+    def _sources(self, a: CleanArticle, similarity: float) -> list[Source]:
+        out = []
+        for part in a.parts:
+            start, end = a.fa.to_decoded(part.start, part.end)
+            out.append(Source(a.fa.name, part.index, start, end, _source_title(a.fa, part), similarity))
+        return out
+
+    def _extras(
+        self, group: Sequence[CleanArticle], outside: dict[tuple[str, int], list[Removal]]
+    ) -> tuple[tuple[Removal, ...], tuple[dict[str, Any], ...], dict[str, Any]]:
+        removed: list[Removal] = []
+        repairs: list[dict[str, Any]] = []
+        meta: dict[str, Any] = {}
+        for a in group:
+            for part in a.parts:
+                removed.extend(outside.get((a.fa.name, part.index), []))
+                repairs.extend(_file_repairs(a.fa, part))
+            removed.extend(a.removed)
+        for a in reversed(group):  # the first (base) article's meta wins
+            meta.update(a.fa.decoded.meta)
+            meta.update(a.article.meta)
+        meta.pop("page_title", None)
+        unique_repairs = tuple({tuple(sorted(r.items())): r for r in repairs}.values())
+        return tuple(sorted(set(removed), key=lambda r: (r.file, r.start, r.end))), unique_repairs, meta
+
+    def _merged_record(self, group: list[CleanArticle], outside: dict[tuple[str, int], list[Removal]]) -> CanonicalArticle:
+        script = self.config.output.script
+        merged = merge_variants([Variant(a.paragraphs, a.sort_key) for a in group])
+        base = group[merged.base]
+        order = [merged.base] + [i for i in range(len(group)) if i != merged.base]
+        texts = [convert_script(p.text, script) for p in merged.paragraphs]
+        paragraphs: list[Paragraph] = []
+        pos = 0
+        for p, text in zip(merged.paragraphs, texts):
+            spans = tuple(dict.fromkeys(src.span() for src in p.sources))
+            paragraphs.append(Paragraph(pos, pos + len(text), spans))
+            pos += len(text) + 1
+        body = "\n".join(texts)
+        removed, repairs, meta = self._extras([group[i] for i in order], outside)
+        title = base.title or next((group[i].title for i in order if group[i].title), "")
+        if len(group) > 1:
+            self.counters["articles_merged"] += len(group)
+        return CanonicalArticle(
+            id=article_id(body),
+            title=convert_script(title, script),
+            text=body,
+            sources=tuple(s for i in order for s in self._sources(group[i], merged.similarity[i])),
+            paragraphs=tuple(paragraphs),
+            removed=removed,
+            repairs=repairs,
+            meta=meta,
+        )
+
+    def _single_record(
+        self, a: CleanArticle, outside: dict[tuple[str, int], list[Removal]], cluster: str
+    ) -> CanonicalArticle:
+        script = self.config.output.script
+        texts = [convert_script(t, script) for t, _ in a.paragraphs]
+        paragraphs: list[Paragraph] = []
+        pos = 0
+        for (_, src), text in zip(a.paragraphs, texts):
+            paragraphs.append(Paragraph(pos, pos + len(text), (src.span(),)))
+            pos += len(text) + 1
+        removed, repairs, meta = self._extras([a], outside)
+        body = "\n".join(texts)
+        # Copies kept apart may share their text: the id also names the source.
+        rid = "a-" + hashlib.blake2b(
+            f"{match_key(body)}\x00{a.fa.name}\x00{a.article.index}".encode("utf-8"), digest_size=10
+        ).hexdigest()
+        return CanonicalArticle(
+            id=rid,
+            title=convert_script(a.title, script),
+            text=body,
+            sources=tuple(self._sources(a, 1.0)),
+            paragraphs=tuple(paragraphs),
+            removed=removed,
+            repairs=repairs,
+            meta=meta,
+            cluster=cluster,
+        )
+
+
+def _source_title(fa: FileArticles, art: Article) -> str:
+    """The source's own heading as the file spells it, marker included."""
+    if art.title_span is None:
+        return art.title
+    text = fa.decoded.text
+    line_start = text.rfind("\n", 0, art.title_span.start) + 1
+    line_end = text.find("\n", art.title_span.end)
+    line = text[line_start : line_end if line_end >= 0 else len(text)]
+    return line.strip() or art.title
