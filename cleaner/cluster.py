@@ -15,11 +15,14 @@ least ``jaccard_min``, or the smaller one contained in the larger at least
 cannot collide by accident).
 
 Clusters are built **without chaining**: the best-connected article (then the
-most complete) starts a cluster; its verified neighbours join if they are
-verified against every member already in (complete linkage), except that two
-pieces of the centre (truncated or partial copies) may differ from each other
-when they come from overlapping parts of it. A~B and B~C with A far from C
-therefore never puts A and C together.
+most complete) starts a cluster; its verified neighbours join if they are far
+from no member already in (two noisy copies of one article may fall below the
+verification thresholds with each other, but distinct articles share almost
+nothing: Jaccard under ``compatible_jaccard`` and containment under
+``compatible_containment``), except that two pieces of the centre (truncated or
+partial copies) may be far from each other when they come from overlapping
+parts of it. A~B and B~C with A far from C therefore never puts A and C
+together.
 """
 
 from __future__ import annotations
@@ -108,6 +111,22 @@ class Similarity:
         return self.smaller >= cfg.min_shingles and self.containment >= floor
 
 
+def intersection_size(a: np.ndarray, b: np.ndarray) -> int:
+    """``|A ∩ B|`` of two sorted unique arrays, by binary search of the smaller
+    in the larger (no sort: ``np.intersect1d`` re-sorts both every call).
+
+    >>> intersection_size(np.array([1, 3, 5], dtype=np.uint64), np.array([2, 3, 4, 5], dtype=np.uint64))
+    2
+    """
+    if len(a) > len(b):
+        a, b = b, a
+    if len(a) == 0:
+        return 0
+    pos = np.searchsorted(b, a)
+    pos[pos == len(b)] = len(b) - 1
+    return int(np.count_nonzero(b[pos] == a))
+
+
 def similarity(a: np.ndarray, b: np.ndarray) -> Similarity:
     """Exact Jaccard and containment of two sorted unique hash arrays.
 
@@ -117,7 +136,7 @@ def similarity(a: np.ndarray, b: np.ndarray) -> Similarity:
     """
     if len(a) == 0 or len(b) == 0:
         return Similarity(0.0, 0.0, 0)
-    inter = len(np.intersect1d(a, b, assume_unique=True))
+    inter = intersection_size(a, b)
     smaller = min(len(a), len(b))
     return Similarity(inter / (len(a) + len(b) - inter), inter / smaller, smaller)
 
@@ -201,6 +220,14 @@ class ArticleClusterer:
                 )
             return np.flatnonzero(np.isin(positional[center], node_sets[piece], assume_unique=False))
 
+        def far(y: int, m: int) -> bool:
+            """Clearly different texts: two noisy copies of one article are
+            not "the same" by the verification thresholds, but never far."""
+            sim = similarity(node_sets[y], node_sets[m])
+            if sim.jaccard >= cfg.compatible_jaccard:
+                return False
+            return not (sim.smaller >= cfg.min_shingles and sim.containment >= cfg.compatible_containment)
+
         def overlapping_pieces(center: int, y: int, m: int) -> bool:
             floor = cfg.word_containment_min if node_words[center] else cfg.containment_min
             for piece in (y, m):
@@ -238,7 +265,7 @@ class ArticleClusterer:
                 # partial copies) may differ from each other as long as they
                 # come from overlapping parts of it; pieces from disjoint
                 # parts would make the centre a bridge between two articles.
-                if all(same(y, m) or overlapping_pieces(x, y, m) for m in members[1:]):
+                if all(same(y, m) or not far(y, m) or overlapping_pieces(x, y, m) for m in members[1:]):
                     members.append(y)
                     assigned[y] = len(clusters)
                 else:

@@ -90,6 +90,8 @@ class ClusterConfig:
     containment_min: float = 0.8  # ... or the smaller contained in the larger at least this
     word_containment_min: float = 0.35  # the same for Latin text shingled by words
     min_shingles: int = 20  # containment needs this many shingles (short texts never collide)
+    compatible_jaccard: float = 0.1  # members of one cluster must not be "far": at least this Jaccard ...
+    compatible_containment: float = 0.4  # ... or this containment (distinct speeches share < 0.03)
     sample_mod: int = 8  # containment index samples shingles with hash % sample_mod == 0
     min_shared_samples: int = 2
     max_bucket: int = 500  # skip buckets larger than this (degenerate, e.g. empty texts)

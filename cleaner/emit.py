@@ -219,14 +219,32 @@ class RecordBuilder:
 
     def _merged_record(self, group: list[CleanArticle], outside: dict[tuple[str, int], list[Removal]]) -> CanonicalArticle:
         script = self.config.output.script
-        merged = merge_variants([Variant(a.paragraphs, a.sort_key) for a in group])
-        base = group[merged.base]
-        order = [merged.base] + [i for i in range(len(group)) if i != merged.base]
+        # Exact copies vote once: merge one representative per distinct text
+        # (in the group's order), then give each copy its representative's
+        # paragraph provenance and similarity.
+        reps: dict[str, int] = {}
+        rep_of = [reps.setdefault(a.body, i) for i, a in enumerate(group)]
+        unique = sorted(set(rep_of))
+        merged = merge_variants([Variant(group[i].paragraphs, group[i].sort_key) for i in unique])
+        similarity = {i: merged.similarity[unique.index(rep_of[i])] for i in range(len(group))}
+        base_index = unique[merged.base]
+        copies: dict[int, list[int]] = {}
+        for i, r in enumerate(rep_of):
+            if i != r:
+                copies.setdefault(r, []).append(i)
+        where = {id(src): (r, j) for r in unique for j, (_, src) in enumerate(group[r].paragraphs)}
+        base = group[base_index]
+        order = [base_index] + [i for i in range(len(group)) if i != base_index]
         texts = [convert_script(p.text, script) for p in merged.paragraphs]
         paragraphs: list[Paragraph] = []
         pos = 0
         for p, text in zip(merged.paragraphs, texts):
-            spans = tuple(dict.fromkeys(src.span() for src in p.sources))
+            srcs: list[ParagraphSource] = []
+            for src in p.sources:
+                srcs.append(src)
+                r, j = where[id(src)]
+                srcs.extend(group[c].paragraphs[j][1] for c in copies.get(r, ()))
+            spans = tuple(dict.fromkeys(src.span() for src in srcs))
             paragraphs.append(Paragraph(pos, pos + len(text), spans))
             pos += len(text) + 1
         body = "\n".join(texts)
@@ -238,7 +256,7 @@ class RecordBuilder:
             id=article_id(body),
             title=convert_script(title, script),
             text=body,
-            sources=tuple(s for i in order for s in self._sources(group[i], merged.similarity[i])),
+            sources=tuple(s for i in order for s in self._sources(group[i], similarity[i])),
             paragraphs=tuple(paragraphs),
             removed=removed,
             repairs=repairs,
