@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,17 @@ def build_parser() -> argparse.ArgumentParser:
     clean.add_argument("--jsonl", action="store_true", help='inputs are JSONL {"id","text"} lines; records go to stdout unless -o is given')
     clean.add_argument("--script", choices=SCRIPTS, help="convert output text (default: keep the source's characters)")
     clean.add_argument("--config", metavar="FILE.toml", help="settings file (see docs/tuning.md)")
+    clean.add_argument(
+        "--no-merge",
+        action="store_true",
+        help="keep every article as its own record (still cleaned); each says which cluster of copies it belongs to",
+    )
+    clean.add_argument(
+        "--threshold",
+        type=_unit_float,
+        metavar="J",
+        help="shingle Jaccard at which two articles count as copies (default 0.35; containment rules apply too)",
+    )
     progress = clean.add_mutually_exclusive_group()
     progress.add_argument("--progress", dest="progress", action="store_true", default=None, help="always show a progress bar")
     progress.add_argument("--no-progress", dest="progress", action="store_false", help="never show a progress bar")
@@ -62,7 +74,21 @@ def _config(args: argparse.Namespace) -> CleanConfig:
     config = load_config(args.config) if getattr(args, "config", None) else CleanConfig()
     if getattr(args, "script", None):
         config = config.with_script(args.script)
+    if getattr(args, "no_merge", False):
+        config = replace(config, cluster=replace(config.cluster, merge=False))
+    if getattr(args, "threshold", None) is not None:
+        config = replace(config, cluster=replace(config.cluster, jaccard_min=args.threshold))
     return config
+
+
+def _unit_float(value: str) -> float:
+    try:
+        f = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not 0.0 < f <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], not {value}")
+    return f
 
 
 def _progress_bar(enabled: bool | None, total: int | None, unit: str) -> Any:

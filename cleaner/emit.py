@@ -148,7 +148,7 @@ class RecordBuilder:
         records: list[CanonicalArticle] = []
         for members in clusters:
             group = [articles[i] for i in members]
-            if self.config.cluster.merge or len(group) == 1:
+            if self.config.cluster.merge:
                 records.append(self._merged_record(group, outside))
             else:
                 cid = _cluster_id(group[0])
