@@ -92,7 +92,12 @@ class BoilerplateLabeler:
     per batch. ``counters`` counts what each mechanism removed.
     """
 
-    def __init__(self, config: BoilerplateConfig | None = None, rules: RulePack | None = None) -> None:
+    def __init__(
+        self,
+        config: BoilerplateConfig | None = None,
+        rules: RulePack | None = None,
+        known: dict[str, str] | None = None,
+    ) -> None:
         self.config = config or BoilerplateConfig()
         self.rules = rules or (RulePack.load(self.config.rules_path) if self.config.rules_path else default_pack())
         self.hasher = MinHasher(self.config.num_perm)
@@ -101,6 +106,11 @@ class BoilerplateLabeler:
         url = self.rules.get("url")
         self._url = url.pattern if url is not None else None
         self.counters: dict[str, int] = defaultdict(int)
+        # Learned boilerplate: templated block key -> learned rule id. ``known``
+        # comes from earlier batches (a collection remembers it); ``learned``
+        # collects what this labeler found, for the caller to remember.
+        self.known: dict[str, str] = dict(known or {})
+        self.learned: dict[str, str] = {}
 
     # -- evidence ---------------------------------------------------------
     def site_evidence(self, text: str) -> bool:
@@ -289,9 +299,18 @@ class BoilerplateLabeler:
             if not any(self.speaks_about_site(infos[i].text) for i in members[:8]):
                 continue
             rule = "learned-block:" + hashlib.blake2b(keys[members[0]].encode(), digest_size=5).hexdigest()
+            self.learned[keys[members[0]]] = rule
             for i in members:
                 cuts[infos[i].ref] = [Cut(0, infos[i].length, "boilerplate", rule)]
                 self.counters["learned-block"] += 1
+        # Patterns learned earlier (a collection's memory) apply to new text
+        # even where it does not repeat within this batch.
+        if self.known:
+            for i, key in enumerate(keys):
+                rule = self.known.get(key)
+                if rule is not None and not _whole_cut(cuts.get(infos[i].ref), infos[i].length):
+                    cuts[infos[i].ref] = [Cut(0, infos[i].length, "boilerplate", rule)]
+                    self.counters["known-block"] += 1
         return cluster_of
 
     # -- 3. repeated inline spans -------------------------------------------

@@ -41,6 +41,9 @@ class CleanResult:
     articles: list[CanonicalArticle]
     report: Report
     files: list[FileArticles] = field(default_factory=list, repr=False)
+    # Boilerplate learned from repetition in this run: templated block key ->
+    # rule id. Pass it as ``known_boilerplate`` to a later Cleaner to apply it.
+    learned: dict[str, str] = field(default_factory=dict)
 
     def records(self) -> list[dict[str, Any]]:
         """The records as JSON-ready dicts, exactly as ``articles.jsonl`` holds them."""
@@ -63,8 +66,11 @@ class Cleaner:
     ['工作会议讲话']
     """
 
-    def __init__(self, config: CleanConfig | None = None) -> None:
+    def __init__(self, config: CleanConfig | None = None, known_boilerplate: Mapping[str, str] | None = None) -> None:
+        """``known_boilerplate``: learned patterns from earlier runs (see
+        :attr:`CleanResult.learned`), applied to these inputs too."""
         self.config = config or CleanConfig()
+        self.known_boilerplate = dict(known_boilerplate or {})
         self.report = Report()
         self.files: list[FileArticles] = []
         self.counters: Counter[str] = Counter()
@@ -176,7 +182,7 @@ class Cleaner:
         """Decide the cuts for every block of every file: the rule pack, then
         repetition across unrelated articles (see :mod:`cleaner.boilerplate`)."""
         if self._labeler is None:
-            self._labeler = BoilerplateLabeler(self.config.boilerplate)
+            self._labeler = BoilerplateLabeler(self.config.boilerplate, known=self.known_boilerplate)
         labels = self._labeler.label([fa.articles for fa in files])
         for name, n in self._labeler.counters.items():
             self.counters[name] = n
@@ -198,7 +204,8 @@ class Cleaner:
         for fr in self.report.files:
             fr.removed.clear()
             fr.removed.update(by_file.get(fr.file, {}))
-        return CleanResult(records, self.report, list(self.files))
+        learned = dict(self._labeler.learned) if self._labeler is not None else {}
+        return CleanResult(records, self.report, list(self.files), learned)
 
 
 def clean_files(

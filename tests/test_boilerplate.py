@@ -123,3 +123,23 @@ def test_counters_say_what_each_mechanism_removed(seed_texts: dict[str, str]) ->
     assert counters.get("rule:image-element", 0) >= 3
     assert any(k.startswith("rule:") for k in counters)
     assert labeler.site_evidence("本文由某某网小编整理") and not labeler.site_evidence("同志们:")
+
+
+def test_learned_boilerplate_is_remembered_for_later_batches() -> None:
+    """What one batch learned (a collection's memory) applies to a lone new file."""
+    from cleaner.pipeline import Cleaner
+
+    rng = random.Random(23)
+    trailer = CASES["learned_trailer"]
+    first = Cleaner()
+    for i in range(4):
+        first.add_text(f"d{i}", _speech(rng, tail=trailer))
+    learned = first.finish().learned
+    assert learned and all(rule.startswith("learned-block:") for rule in learned.values())
+    lone = {"id": "new", "text": _speech(rng, tail=trailer)}
+    assert trailer in _texts(clean_texts([lone]).records())
+    later = Cleaner(known_boilerplate=learned)
+    later.add_text(lone["id"], lone["text"])
+    records = later.finish().records()
+    assert trailer not in _texts(records)
+    assert any(r["rule"] in learned.values() for rec in records for r in rec["removed"])
