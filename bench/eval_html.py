@@ -362,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {name} | {p:.3f} | {r:.3f} | {f:.3f} | {ms:.0f} |")
     print(f"\nextract_html fell back to plain rendering on {extra['fallbacks']} page(s).")
     n = extra["pages"]
-    print(f"\n### Decoding: pages whose visible text holds >= 95% of the gold's 6-grams\n")
+    print("\n### Decoding: pages whose visible text holds >= 95% of the gold's 6-grams\n")
     print("| decoder | pages covered | mean 6-gram coverage |")
     print("|---|---:|---:|")
     for key, label in extra["decoders"].items():

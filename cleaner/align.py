@@ -234,7 +234,6 @@ def masked_ratio(a: str, b: str) -> float:
     if WILDCARD not in a and WILDCARD not in b:
         return plain
     credit = 0
-    pend_a = pend_b = 0  # the current run of non-equal opcodes
     spans: list[tuple[int, int, int, int]] = []
     for tag, i1, i2, j1, j2 in Levenshtein.opcodes(a, b).as_list():
         if tag == "equal":

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import io
 import json
-import os
 import shutil
 import subprocess
 import sys
-import tarfile
 import zipfile
 import zlib
 import struct
