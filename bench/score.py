@@ -293,6 +293,7 @@ def score_gold(gold: Mapping[str, Any], records: Iterable[Mapping[str, Any]]) ->
                          "records": len(rids_f)})
 
     dedup = _dedup(gold, assign, rec_clusters)
+    canonical = _canonical_similarity(recs, rec_clusters, clusters)
     kinds = sorted(noise_inj)
     return {
         "files": len(files),
@@ -306,7 +307,38 @@ def score_gold(gold: Mapping[str, Any], records: Iterable[Mapping[str, Any]]) ->
         "noise_by_kind": {k: {"left": _ratio(noise_left[k], noise_inj[k]), "chars": noise_inj[k], "left_chars": noise_left[k]}
                           for k in kinds},
         "dedup": dedup,
+        "canonical": canonical,
         "per_file": per_file,
+    }
+
+
+def _canonical_similarity(
+    recs: Sequence[Mapping[str, Any]], rec_clusters: Mapping[int, set[str]], clusters: Mapping[str, Any]
+) -> dict[str, Any]:
+    """How close each record's canonical text is to the clean original of the
+    one gold article it holds (records mixing articles are dedup's business):
+    rapidfuzz ``fuzz.ratio`` of whitespace-free simplified texts, per record."""
+    from rapidfuzz import fuzz
+
+    from cleaner.normalize import convert_script
+
+    def norm(t: str) -> str:
+        return "".join(convert_script(t, "simplified").split())
+
+    sims: list[float] = []
+    for ri, cids in rec_clusters.items():
+        if len(cids) != 1:
+            continue
+        (cid,) = cids
+        original = norm("".join(clusters[cid]["paragraphs"]))
+        sims.append(fuzz.ratio(norm(recs[ri].get("text", "") or ""), original) / 100)
+    if not sims:
+        return {"records": 0, "mean": 0.0, "min": 0.0, "at_least_0.99": 0.0}
+    return {
+        "records": len(sims),
+        "mean": sum(sims) / len(sims),
+        "min": min(sims),
+        "at_least_0.99": sum(1 for x in sims if x >= 0.99) / len(sims),
     }
 
 
@@ -433,6 +465,12 @@ def format_table(result: Mapping[str, Any], title: str = "", breakdown: bool = T
             f"false merges {d['false_merges']} (mixed records {d['mixed_records']}), "
             f"{d['copies']} copies / {d['clusters']} clusters, unassigned {d['unassigned_copies']}"
         )
+        c = result.get("canonical")
+        if c and c["records"]:
+            lines.append(
+                f"canonical      vs clean original: mean {c['mean']:.4f}  min {c['min']:.4f}  "
+                f">=0.99 for {100 * c['at_least_0.99']:.1f} % of {c['records']} records"
+            )
     if breakdown and result.get("content_by"):
         lines.append("content kept by condition:")
         for k, v in result["content_by"].items():

@@ -167,21 +167,15 @@ class BoilerplateLabeler:
             rule = rules.match_line(block.text)
             if rule is not None:
                 whole[bi] = Cut(0, len(block.text), rule.category, rule.id)
-        self._link_list(blocks, whole)
         # Notices sit at the edges: peel each end inward, taking every notice
         # and already-noisy block, until edge_n content blocks were passed.
-        for order in (range(n), range(n - 1, -1, -1)):
-            passed = 0
-            for bi in order:
-                if bi in whole:
-                    continue
-                rule = rules.match_edge(blocks[bi].text)
-                if rule is not None:
-                    whole[bi] = Cut(0, len(blocks[bi].text), rule.category, rule.id)
-                    continue
-                passed += 1
-                if passed >= edge_n:
-                    break
+        # A link list under a related-articles heading is taken too; it may
+        # sit above the last notice, so peel again once it is gone.
+        self._peel(blocks, whole)
+        before = len(whole)
+        self._link_list(blocks, whole)
+        if len(whole) > before:
+            self._peel(blocks, whole)
         for bi, block in enumerate(blocks):
             if bi in whole:
                 continue
@@ -205,6 +199,21 @@ class BoilerplateLabeler:
             for c in cuts.get(ref, ()):
                 self.counters[f"rule:{c.rule}"] += 1
             infos.append(_BlockInfo(ref, text, origin, len(block.text), bi < edge_n or bi >= n - edge_n))
+
+    def _peel(self, blocks: Sequence[Block], whole: dict[int, Cut]) -> None:
+        n = len(blocks)
+        for order in (range(n), range(n - 1, -1, -1)):
+            passed = 0
+            for bi in order:
+                if bi in whole:
+                    continue
+                rule = self.rules.match_edge(blocks[bi].text)
+                if rule is not None:
+                    whole[bi] = Cut(0, len(blocks[bi].text), rule.category, rule.id)
+                    continue
+                passed += 1
+                if passed >= self.config.edge_blocks:
+                    break
 
     def _link_list(self, blocks: Sequence[Block], whole: dict[int, Cut]) -> None:
         """A "related articles" heading takes the list of titles after it:

@@ -87,7 +87,7 @@ class ClusterConfig:
     num_perm: int = 128
     candidate_threshold: float = 0.3  # LSH threshold for near-duplicate candidates
     jaccard_min: float = 0.35  # verified: shingle Jaccard at least this ...
-    containment_min: float = 0.8  # ... or the smaller contained in the larger at least this
+    containment_min: float = 0.6  # ... or the smaller contained in the larger at least this
     word_containment_min: float = 0.35  # the same for Latin text shingled by words
     min_shingles: int = 20  # containment needs this many shingles (short texts never collide)
     compatible_jaccard: float = 0.1  # members of one cluster must not be "far": at least this Jaccard ...

@@ -512,6 +512,10 @@ def _sub_speech_start(lines: list[_Line], i: int, b: int) -> bool:
     return speechy and prev_ok
 
 
+_LEADING_JUNK = re.compile(r"^(?:&nbsp;?|&#160;|\s)+")
+_BRACKETED = re.compile(r"[(（【\[〔][^()（）【】\[\]〔〕\n]{0,80}[)）】\]〕]")
+
+
 def _after_site_notice(lines: list[_Line], i: int, p: _Part) -> bool:
     """Does line i follow a site notice that closed the previous piece?
 
@@ -523,9 +527,14 @@ def _after_site_notice(lines: list[_Line], i: int, p: _Part) -> bool:
     if i - 1 <= p.a or i - 2 < p.a:
         return False
     notice, before = lines[i - 1].text, lines[i - 2].text
+    # A stamp in brackets inside a content line (an inline watermark) does
+    # not make the line a notice: score what is outside brackets.
+    unstamped = _BRACKETED.sub("", notice)
     return (
         len(notice) <= 80
-        and _site_score(notice) >= 2
+        # A section heading is content, whatever got stamped into it.
+        and not _HEADING.match(_LEADING_JUNK.sub("", notice))
+        and _site_score(unstamped) >= 2
         and _ends_sentence(notice)
         and _ends_sentence(before)
         and _has_word(lines[i].text)
