@@ -512,6 +512,19 @@ def _sub_speech_start(lines: list[_Line], i: int, b: int) -> bool:
     return speechy and prev_ok
 
 
+def _without_inline_stamps(line: str) -> str:
+    from .rules import default_pack  # rules never import segment: no cycle
+
+    out: list[str] = []
+    at = 0
+    for m in default_pack().find_inline(line):
+        if m.rule.category == "watermark":
+            out.append(line[at : m.start])
+            at = m.end
+    out.append(line[at:])
+    return "".join(out)
+
+
 _LEADING_JUNK = re.compile(r"^(?:&nbsp;?|&#160;|\s)+")
 _BRACKETED = re.compile(r"[(（【\[〔][^()（）【】\[\]〔〕\n]{0,80}[)）】\]〕]")
 
@@ -527,9 +540,9 @@ def _after_site_notice(lines: list[_Line], i: int, p: _Part) -> bool:
     if i - 1 <= p.a or i - 2 < p.a:
         return False
     notice, before = lines[i - 1].text, lines[i - 2].text
-    # A stamp in brackets inside a content line (an inline watermark) does
-    # not make the line a notice: score what is outside brackets.
-    unstamped = _BRACKETED.sub("", notice)
+    # A stamp inside a content line (an inline watermark, bracketed or not)
+    # does not make the line a notice: score what the inline rules leave.
+    unstamped = _BRACKETED.sub("", _without_inline_stamps(notice))
     return (
         len(notice) <= 80
         # A section heading is content, whatever got stamped into it.
