@@ -330,6 +330,8 @@ def _canonical_similarity(
         if len(cids) != 1:
             continue
         (cid,) = cids
+        if cid not in clusters or not clusters[cid].get("paragraphs"):
+            continue  # a gold without originals (the seeds' rule-derived gold)
         original = norm("".join(clusters[cid]["paragraphs"]))
         sims.append(fuzz.ratio(norm(recs[ri].get("text", "") or ""), original) / 100)
     if not sims:

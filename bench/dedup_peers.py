@@ -1,0 +1,556 @@
+"""Duplicate detection, ours beside the peers, on one document-level corpus built from the seeds.
+
+Every tool runs in its own process (``bench/peers/run_*.py``) on the same
+``{"id", "text"}`` JSONL; the harness measures its wall time and peak memory
+and scores its clusters against the gold clusters. Run it in the bench
+environment (``bash bench/setup_peers.sh`` creates ``.bench-venv/``)::
+
+    .bench-venv/bin/python -m bench.dedup_peers [--docs 3000] [--seed 1] [--json out.json]
+    .bench-venv/bin/python -m bench.dedup_peers --docs 300          # quick mode
+
+**Corpus** (:func:`make_doc_corpus`): one document per article copy (no
+compilations, so that document-level tools are judged on what they are
+for). Each document copies one clean seed article (a gold cluster; see
+:func:`bench.synth.load_pool`) through :mod:`bench.synth`'s own building
+blocks: a variant (exact copy, 0.5-8% character edits, masked names, a
+dropped paragraph, truncation, half-width punctuation), site notices at the
+head (60%) or tail (50%), inline watermarks, markup, page footers, ``?``
+artefacts and zero-width characters at the file's rates, a script
+(traditional s2t 8%, Taiwan s2tw 7%, simplified copies of traditional
+sources), and mojibake: whole document UTF-8 read as latin-1 (5%), lines
+UTF-8 read as GBK where exactly reversible (5%), a few lines read as
+latin-1 (3%). Texts are handed over decoded (mojibake stays mojibake).
+
+**Scores**: pairwise over documents. A predicted pair is two documents in
+one cluster; a gold pair two copies of one source article. *recall* = found
+gold pairs / gold pairs, *precision* = true pairs / predicted pairs,
+*false pairs* = predicted pairs of documents from different sources,
+*mixed* = predicted clusters holding more than one source, *merged
+articles* = distinct source pairs found together in some cluster. For ours
+a cluster is a record and every source it cites counts (a document split
+across two records is in both), so a record citing copies of two articles
+is mixed even when each document's main part went to the right record. For ours
+the canonical text of each gold cluster (the record holding most of its
+documents) is compared with the clean original (rapidfuzz ``fuzz.ratio`` of
+:func:`bench.score.norm_content` forms: NFC, t2s, width folded, whitespace
+removed): mean and minimum. Speed is MiB of UTF-8 text per second of work
+(input already in memory, tool imported); wall time includes start-up.
+Peak memory is sampled every 50 ms over the tool's process tree (sum of
+PSS, so forked workers are not double-counted); "max RSS" is the largest
+single process (``wait4`` ``ru_maxrss``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import itertools
+import json
+import os
+import platform
+import random
+import subprocess
+import sys
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.score import norm_content
+from bench.synth import (
+    SEED_DIR,
+    Grammar,
+    SourceArticle,
+    _FileBuilder,
+    _looks_traditional,
+    load_pool,
+    make_variant,
+)
+
+__all__ = ["Doc", "DocCorpus", "TOOLS", "make_doc_corpus", "run_tool", "score_clusters", "canonical_quality", "main"]
+
+ROOT = Path(__file__).resolve().parent.parent
+PEERS = Path(__file__).resolve().parent / "peers"
+MIB = float(1 << 20)
+
+
+# ---------------------------------------------------------------------------
+# Corpus
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Doc:
+    """One document: an article copy, with its gold cluster and how it was made."""
+
+    id: str
+    text: str
+    cluster: str
+    variant: tuple[str, ...]
+    script: str
+    mojibake: str | None
+    noise: tuple[str, ...]  # noise kinds present (preamble, trailer, watermark, ...)
+
+
+@dataclass
+class DocCorpus:
+    """Documents plus the clean original text of every source article."""
+
+    seed: int
+    docs: list[Doc]
+    originals: dict[str, str]
+
+    @property
+    def nbytes(self) -> int:
+        return sum(len(d.text.encode("utf-8")) for d in self.docs)
+
+    def gold(self) -> dict[str, str]:
+        return {d.id: d.cluster for d in self.docs}
+
+    def write(self, folder: Path) -> Path:
+        """``docs.jsonl`` (``{"id", "text"}``) and ``gold.json``; returns the JSONL path."""
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "docs.jsonl"
+        with open(path, "w", encoding="utf-8") as fh:
+            for d in self.docs:
+                fh.write(json.dumps({"id": d.id, "text": d.text}, ensure_ascii=False) + "\n")
+        gold = {
+            "seed": self.seed,
+            "docs": [{k: v for k, v in asdict(d).items() if k != "text"} for d in self.docs],
+            "originals": self.originals,
+        }
+        (folder / "gold.json").write_text(json.dumps(gold, ensure_ascii=False), encoding="utf-8")
+        return path
+
+
+def make_doc_corpus(
+    seed: int = 1,
+    n_docs: int = 3000,
+    pool: Sequence[SourceArticle] | None = None,
+    mojibake_rates: Mapping[str, float] | None = None,
+) -> DocCorpus:
+    """A deterministic document-level corpus of ``n_docs`` article copies.
+
+    Sources are drawn in shuffled rounds over the pool, so every source has
+    about ``n_docs / len(pool)`` copies. ``mojibake_rates`` maps
+    :meth:`bench.synth._FileBuilder.apply_mojibake` modes to probabilities
+    (default: ``latin1-file`` 5%, ``gbk`` 5%, ``latin1-line`` 3%).
+    """
+    pool = list(pool) if pool is not None else load_pool(SEED_DIR)
+    rates = dict(mojibake_rates or {"latin1-file": 0.05, "gbk": 0.05, "latin1-line": 0.03})
+    rng = random.Random(seed)
+    grammar = Grammar(rng)
+    order: list[SourceArticle] = []
+    docs: list[Doc] = []
+    for i in range(n_docs):
+        if not order:
+            order = list(pool)
+            rng.shuffle(order)
+        src = order.pop()
+        rs = rng.random()
+        script = "traditional" if rs < 0.08 else "traditional-tw" if rs < 0.15 else "original"
+        if _looks_traditional(src) and rng.random() < 0.4:
+            script = "simplified"
+        paras, tags = make_variant(src, rng)
+        fb = _FileBuilder(rng, grammar, script)
+        fb.build([(src, paras, tags)])
+        rm, acc, mode = rng.random(), 0.0, None
+        for m, p in rates.items():
+            acc += p
+            if rm < acc:
+                mode = m
+                break
+        mode = fb.apply_mojibake(mode)
+        text, file_noise = fb.assemble("\r\n" if rng.random() < 0.1 else "\n", blank=rng.random() < 0.2)
+        kinds = sorted({n.kind for n in file_noise} | {n.kind for a in fb.articles for n in a.noise})
+        docs.append(Doc(f"d{i:05d}", text, src.id, tuple(tags), script, mode, tuple(kinds)))
+    originals = {s.id: "\n".join(s.paragraphs) for s in pool}
+    return DocCorpus(seed, docs, originals)
+
+
+# ---------------------------------------------------------------------------
+# Running one tool in its own process
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    script: str
+    args: tuple[str, ...] = ()
+    ours: bool = False
+
+
+TOOLS: tuple[Tool, ...] = (
+    Tool("ours", "run_ours.py", ours=True),
+    Tool("ours (dedup only)", "run_ours_dedup.py", ours=True),
+    Tool("datasketch", "run_datasketch.py"),
+    Tool("datasketch+xxhash", "run_datasketch.py", ("--hash", "xxhash")),
+    Tool("rensa", "run_rensa.py"),
+    Tool("datatrove", "run_datatrove.py"),
+    Tool("text-dedup", "run_textdedup.py"),
+)
+
+
+@dataclass
+class Run:
+    """What one tool's process did."""
+
+    tool: str
+    ok: bool
+    error: str | None = None
+    clusters: list[list[str]] = field(default_factory=list)
+    work_s: float = 0.0
+    wall_s: float = 0.0
+    peak_pss_mib: float = 0.0
+    peak_rss_tree_mib: float = 0.0
+    max_rss_mib: float = 0.0
+    notes: str = ""
+    records_path: str | None = None
+
+
+def _tree_memory(proc: Any) -> tuple[float, float]:
+    """(sum of PSS, sum of RSS) in bytes over a psutil process and its descendants."""
+    import psutil
+
+    pss = rss = 0.0
+    try:
+        procs = [proc, *proc.children(recursive=True)]
+    except psutil.Error:
+        return 0.0, 0.0
+    for p in procs:
+        try:
+            info = p.memory_full_info()
+            pss += getattr(info, "pss", info.rss)
+            rss += info.rss
+        except psutil.Error:
+            continue
+    return pss, rss
+
+
+def run_tool(tool: Tool, docs_path: Path, out_dir: Path, workers: int = 2, timeout: float = 1200.0) -> Run:
+    """Run one runner script in a subprocess; measure time and memory; read its result."""
+    import psutil
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    slug = tool.name.replace(" ", "_").replace("(", "").replace(")", "").replace("+", "_")
+    out = out_dir / f"{slug}.json"
+    out.unlink(missing_ok=True)
+    cmd = [sys.executable, str(PEERS / tool.script), *tool.args, "--input", str(docs_path), "--out", str(out),
+           "--workers", str(workers), "--workdir", str(out_dir / f"{slug}.work")]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    log = open(out_dir / f"{slug}.log", "wb")
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=str(ROOT))
+    ps = psutil.Process(proc.pid)
+    peak_pss = peak_rss = 0.0
+    status, ru = None, None
+    while True:
+        pid, st, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            status, ru = st, usage
+            break
+        pss, rss = _tree_memory(ps)
+        peak_pss, peak_rss = max(peak_pss, pss), max(peak_rss, rss)
+        if time.perf_counter() - t0 > timeout:
+            proc.kill()
+            os.wait4(proc.pid, 0)
+            log.close()
+            return Run(tool.name, False, f"timed out after {timeout:.0f} s", wall_s=timeout)
+        time.sleep(0.05)
+    wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    log.close()
+    run = Run(tool.name, False, wall_s=wall, peak_pss_mib=peak_pss / MIB, peak_rss_tree_mib=peak_rss / MIB,
+              max_rss_mib=(ru.ru_maxrss / 1024.0) if ru else 0.0)
+    result: dict[str, Any] = {}
+    if out.exists():
+        result = json.loads(out.read_text(encoding="utf-8"))
+    if proc.returncode != 0 or "error" in result or "clusters" not in result:
+        tail = (out_dir / f"{slug}.log").read_text(encoding="utf-8", errors="replace").strip().splitlines()
+        run.error = result.get("error") or (tail[-1] if tail else f"exit status {proc.returncode}")
+        return run
+    run.ok = True
+    run.clusters = result["clusters"]
+    run.work_s = float(result["work_s"])
+    run.notes = result.get("notes", "")
+    if tool.ours and tool.name == "ours":
+        run.records_path = str(out) + ".records.jsonl"
+    return run
+
+
+# ---------------------------------------------------------------------------
+# Scoring
+# ---------------------------------------------------------------------------
+
+
+def _pairs(n: int) -> int:
+    return n * (n - 1) // 2
+
+
+def score_clusters(corpus: DocCorpus, clusters: Iterable[Sequence[str]]) -> dict[str, Any]:
+    """Pairwise precision/recall/F1 of predicted clusters against the gold clusters.
+
+    Also false pairs, mixed clusters, merged source pairs, and recall by
+    document kind (each document's share of its gold partners found with it,
+    averaged over the documents of that kind).
+    """
+    gold = corpus.gold()
+    pred_of: dict[str, int] = {}
+    groups = [list(dict.fromkeys(g)) for g in clusters]
+    for gi, g in enumerate(groups):
+        for d in g:
+            pred_of.setdefault(d, gi)
+    gold_sizes = Counter(gold.values())
+    gold_pairs = sum(_pairs(n) for n in gold_sizes.values())
+    pred_pairs = tp = mixed = 0
+    merged: set[tuple[str, str]] = set()
+    # same-gold partners found, per document
+    found: dict[str, int] = defaultdict(int)
+    for g in groups:
+        members = [d for d in g if d in gold]
+        cnt = Counter(gold[d] for d in members)
+        pred_pairs += _pairs(len(members))
+        tp += sum(_pairs(n) for n in cnt.values())
+        if len(cnt) > 1:
+            mixed += 1
+            merged.update(itertools.combinations(sorted(cnt), 2))
+        for d in members:
+            found[d] = cnt[gold[d]] - 1
+    p = tp / pred_pairs if pred_pairs else 1.0
+    r = tp / gold_pairs if gold_pairs else 1.0
+    f1 = 2 * p * r / (p + r) if p + r else 0.0
+    by_kind: dict[str, list[float]] = defaultdict(list)
+    for d in corpus.docs:
+        partners = gold_sizes[d.cluster] - 1
+        if partners <= 0:
+            continue
+        share = found.get(d.id, 0) / partners
+        for k in _kinds(d):
+            by_kind[k].append(share)
+    return {
+        "recall": r,
+        "precision": p,
+        "f1": f1,
+        "gold_pairs": gold_pairs,
+        "predicted_pairs": pred_pairs,
+        "true_pairs": tp,
+        "false_pairs": pred_pairs - tp,
+        "mixed_clusters": mixed,
+        "merged_articles": len(merged),
+        "clusters": len(groups),
+        "recall_by_kind": {k: sum(v) / len(v) for k, v in sorted(by_kind.items())},
+    }
+
+
+def _kinds(d: Doc) -> list[str]:
+    """Kinds a document counts under in the recall-by-kind breakdown."""
+    out = list(d.variant)
+    if d.script.startswith("traditional"):
+        out.append("traditional")
+    elif d.script == "simplified":
+        out.append("simplified")
+    if d.mojibake:
+        out.append("mojibake-doc" if d.mojibake == "latin1-file" else "mojibake-lines")
+    if "preamble" in d.noise or "trailer" in d.noise:
+        out.append("notice")
+    if "watermark" in d.noise:
+        out.append("watermark")
+    out.append("all")
+    return out
+
+
+def _read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def canonical_quality(corpus: DocCorpus, records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Similarity of our canonical text to the clean original, per gold cluster.
+
+    The canonical record of a gold cluster is the record that holds most of
+    its documents (each document assigned to the record with its longest
+    source span, as ``run_ours.py`` does). Also counts records whose sources
+    span several gold clusters.
+    """
+    from rapidfuzz import fuzz
+
+    gold = corpus.gold()
+    # record index of each document (longest source span), as the runner assigns
+    best: dict[str, tuple[int, int]] = {}
+    mixed_records = 0
+    merged: set[tuple[str, str]] = set()
+    for ri, rec in enumerate(records):
+        cs = set()
+        for src in rec.get("sources", []):
+            fid = str(src["file"])
+            if fid in gold:
+                cs.add(gold[fid])
+            length = int(src.get("end", 0)) - int(src.get("start", 0))
+            if fid not in best or length > best[fid][0]:
+                best[fid] = (length, ri)
+        if len(cs) > 1:
+            mixed_records += 1
+            merged.update(itertools.combinations(sorted(cs), 2))
+    votes: dict[str, Counter[int]] = defaultdict(Counter)
+    for fid, (_, ri) in best.items():
+        votes[gold[fid]][ri] += 1
+    sims: dict[str, float] = {}
+    for cid, original in corpus.originals.items():
+        if cid not in votes:
+            continue
+        ri = votes[cid].most_common(1)[0][0]
+        sims[cid] = fuzz.ratio(norm_content(records[ri].get("text", "")), norm_content(original)) / 100.0
+    vals = list(sims.values())
+    return {
+        "canonical_mean": sum(vals) / len(vals) if vals else 0.0,
+        "canonical_min": min(vals) if vals else 0.0,
+        "canonical_at_least_0.99": sum(1 for v in vals if v >= 0.99),
+        "canonical_clusters": len(vals),
+        "records": len(records),
+        "mixed_records": mixed_records,
+        "merged_articles_any_source": len(merged),
+        "per_cluster": sims,
+    }
+
+
+# ---------------------------------------------------------------------------
+# Report
+# ---------------------------------------------------------------------------
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    """The main markdown table."""
+    ours = next((r for r in rows if r["tool"] == "ours" and r.get("ok")), None)
+    head = ("| tool | MiB/s | work s | wall s | peak MiB (PSS) | max RSS MiB | recall | precision | F1 "
+            "| false pairs | mixed clusters | merged articles | speed vs ours | memory vs ours |")
+    lines = [head, "|" + "|".join(["---"] * (head.count("|") - 1)) + "|"]
+    for r in rows:
+        if not r.get("ok"):
+            lines.append(f"| {r['tool']} | could not run: {r['error']} |" + " |" * 13)
+            continue
+        s = r["score"]
+        mixed, merged = s["mixed_clusters"], s["merged_articles"]
+        if "canonical" in r:  # ours: a record citing copies of two articles is a merge, whatever the main copy
+            mixed = max(mixed, r["canonical"]["mixed_records"])
+            merged = max(merged, r["canonical"]["merged_articles_any_source"])
+        sp = f"{r['mib_s'] / ours['mib_s']:.2f}x" if ours and ours["mib_s"] else "-"
+        mem = f"{r['peak_pss_mib'] / ours['peak_pss_mib']:.2f}x" if ours and ours["peak_pss_mib"] else "-"
+        lines.append(
+            f"| {r['tool']} | {r['mib_s']:.2f} | {r['work_s']:.1f} | {r['wall_s']:.1f} | {r['peak_pss_mib']:.0f} "
+            f"| {r['max_rss_mib']:.0f} | {s['recall']:.3f} | {s['precision']:.3f} | {s['f1']:.3f} | {s['false_pairs']} "
+            f"| {mixed} | {merged} | {sp} | {mem} |"
+        )
+    return "\n".join(lines)
+
+
+def format_kinds(rows: list[dict[str, Any]]) -> str:
+    """Recall by document kind, one row per tool."""
+    ok = [r for r in rows if r.get("ok")]
+    if not ok:
+        return ""
+    kinds = ["all", "exact", "edit", "mask", "drop", "truncate", "halfwidth", "notice", "watermark",
+             "traditional", "simplified", "mojibake-lines", "mojibake-doc"]
+    kinds = [k for k in kinds if any(k in r["score"]["recall_by_kind"] for r in ok)]
+    lines = ["| tool | " + " | ".join(kinds) + " |", "|" + "|".join(["---"] * (len(kinds) + 1)) + "|"]
+    for r in ok:
+        rb = r["score"]["recall_by_kind"]
+        lines.append(f"| {r['tool']} | " + " | ".join(f"{rb[k]:.3f}" if k in rb else "-" for k in kinds) + " |")
+    return "\n".join(lines)
+
+
+def _git_state() -> str:
+    """HEAD commit, plus "with uncommitted changes in cleaner/" when the tree differs."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "cleaner"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return "unknown"
+    return head + (" with uncommitted changes in cleaner/" if dirty else "")
+
+
+def main(argv: Iterable[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.dedup_peers", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--docs", type=int, default=3000, help="documents (300 for a quick run)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--workers", type=int, default=2, help="processes for datatrove and text-dedup")
+    ap.add_argument("--tools", default="", help="comma-separated subset of: " + ", ".join(t.name for t in TOOLS))
+    ap.add_argument("--timeout", type=float, default=1200.0, help="seconds per tool")
+    ap.add_argument("--workdir", default=str(ROOT / "bench" / ".cache" / "dedup-peers"))
+    ap.add_argument("--json", dest="json_out", default=None, help="write every figure to this JSON file")
+    args = ap.parse_args(list(argv) if argv is not None else None)
+
+    t = time.perf_counter()
+    git_state = _git_state()  # before the runs: others may commit meanwhile
+    corpus = make_doc_corpus(args.seed, args.docs)
+    work = Path(args.workdir) / f"seed{args.seed}-docs{args.docs}"
+    docs_path = corpus.write(work)
+    mib = corpus.nbytes / MIB
+    n_clusters = len(set(corpus.gold().values()))
+    print(f"corpus: {len(corpus.docs)} documents, {mib:.1f} MiB UTF-8, {n_clusters} source articles, "
+          f"{sum(_pairs(n) for n in Counter(corpus.gold().values()).values())} gold pairs "
+          f"({time.perf_counter() - t:.1f} s) -> {docs_path}", flush=True)
+    mix = Counter(k for d in corpus.docs for k in _kinds(d))
+    print("mix: " + ", ".join(f"{k} {v}" for k, v in sorted(mix.items())), flush=True)
+
+    wanted = {s.strip() for s in args.tools.split(",") if s.strip()}
+    rows: list[dict[str, Any]] = []
+    for tool in TOOLS:
+        if wanted and tool.name not in wanted:
+            continue
+        print(f"running {tool.name} ...", end=" ", flush=True)
+        run = run_tool(tool, docs_path, work / "runs", args.workers, args.timeout)
+        row: dict[str, Any] = {"tool": tool.name, "ok": run.ok, "error": run.error, "wall_s": run.wall_s,
+                               "work_s": run.work_s, "peak_pss_mib": run.peak_pss_mib,
+                               "peak_rss_tree_mib": run.peak_rss_tree_mib, "max_rss_mib": run.max_rss_mib,
+                               "notes": run.notes}
+        if run.ok:
+            row["mib_s"] = mib / run.work_s if run.work_s > 0 else 0.0
+            row["score"] = score_clusters(corpus, run.clusters)
+            if run.records_path:
+                row["canonical"] = canonical_quality(corpus, _read_jsonl(run.records_path))
+            print(f"{row['mib_s']:.2f} MiB/s, recall {row['score']['recall']:.3f}, peak {run.peak_pss_mib:.0f} MiB", flush=True)
+        else:
+            print(f"could not run: {run.error}", flush=True)
+        rows.append(row)
+
+    print()
+    print(f"{len(corpus.docs)} documents, {mib:.1f} MiB, seed {args.seed}, {os.cpu_count()} cores, "
+          f"{_dt.date.today().isoformat()}, cleaner at {git_state}")
+    print()
+    print(format_table(rows))
+    print()
+    print("recall by document kind")
+    print()
+    print(format_kinds(rows))
+    for r in rows:
+        if "canonical" in r:
+            c = r["canonical"]
+            print(f"\n{r['tool']}: canonical text vs clean original over {c['canonical_clusters']} clusters: "
+                  f"mean {c['canonical_mean']:.4f}, min {c['canonical_min']:.4f}, "
+                  f">= 0.99: {c['canonical_at_least_0.99']}; records {c['records']}, "
+                  f"records mixing sources {c['mixed_records']}")
+    print()
+    for r in rows:
+        if r.get("notes"):
+            print(f"- {r['tool']}: {r['notes']}")
+    if args.json_out:
+        payload = {
+            "date": _dt.datetime.now().isoformat(timespec="seconds"),
+            "cleaner": git_state,
+            "machine": {"cores": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+            "command": " ".join([Path(sys.executable).name, "-m", "bench.dedup_peers", *(argv or sys.argv[1:])]),
+            "corpus": {"docs": len(corpus.docs), "mib": mib, "clusters": n_clusters, "seed": args.seed, "mix": dict(mix)},
+            "rows": rows,
+        }
+        Path(args.json_out).write_text(json.dumps(payload, ensure_ascii=False, indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,44 @@
+"""cleaner's duplicate grouping alone, without cleaning: ``cleaner.cluster.cluster_texts``.
+
+    python bench/peers/run_ours_dedup.py --input docs.jsonl --out result.json
+
+A hook for the near-duplicate step being built in ``cleaner/cluster.py``.
+Until that module exports ``cluster_texts`` this runner reports
+"could not run" (status 3) and the harness prints that. Accepted return
+shapes, so the hook needs no change when the function lands: an iterable of
+groups of ids, or a mapping ``id -> cluster label``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from _common import run_main
+
+
+def _groups(out: Any) -> list[list[str]]:
+    if isinstance(out, Mapping):
+        by: dict[Any, list[str]] = {}
+        for k, label in out.items():
+            by.setdefault(label, []).append(str(k))
+        groups: Iterable[Iterable[Any]] = by.values()
+    else:
+        groups = out
+    return [sorted(str(x) for x in g) for g in groups if len(list(g)) > 1]
+
+
+def dedup(args: argparse.Namespace, docs: list[tuple[str, str]]) -> tuple[list[list[str]], str]:
+    try:
+        from cleaner.cluster import cluster_texts  # type: ignore[attr-defined]
+    except ImportError as exc:
+        raise ImportError(f"cleaner.cluster.cluster_texts is not available yet ({exc})") from exc
+    import cleaner
+
+    out = cluster_texts([{"id": d, "text": t} for d, t in docs])
+    return _groups(out), f"cleaner {cleaner.__version__}, cleaner.cluster.cluster_texts, 1 process"
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_main("ours (dedup only)", dedup))
