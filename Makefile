@@ -10,7 +10,7 @@ BIN    := $(VENV)/bin
 $(BIN)/cleaner: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,html]'
+	$(BIN)/python -m pip install --quiet -e '.[test,html,service]'
 	@touch $@
 
 setup: $(BIN)/cleaner

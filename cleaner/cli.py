@@ -67,7 +67,35 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("file", metavar="FILE")
     explain.add_argument("--json", action="store_true", help="machine-readable output")
     explain.add_argument("--config", metavar="FILE.toml")
+
+    serve = sub.add_parser(
+        "serve",
+        help="run the HTTP service (see docs/service.md)",
+        description="Run the HTTP service on the embedded SQLite store. Every setting can also come from "
+        "CLEANER_* environment variables (CLEANER_API_KEYS=key1,key2 for bearer tokens); flags override them.",
+    )
+    serve.add_argument("--host", help="address to bind (default 127.0.0.1; others need API keys or --insecure)")
+    serve.add_argument("--port", type=int, help="port (default 8000)")
+    serve.add_argument("--db", dest="db_path", metavar="PATH", help="SQLite file (default ./cleaner-data/cleaner.sqlite3)")
+    serve.add_argument("--insecure", action="store_true", default=None, help="allow a non-loopback bind without API keys")
+    serve.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
     return parser
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        from service.main import serve
+        from service.settings import Settings
+    except ImportError as exc:
+        print(f"cleaner: error: the service needs its extra: pip install 'cleaner[service]' ({exc})", file=sys.stderr)
+        return EXIT_USAGE
+    overrides = {k: getattr(args, k) for k in ("host", "port", "db_path", "insecure", "log_level")}
+    try:
+        settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValueError as exc:
+        print(f"cleaner: error: invalid settings: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return serve(settings)
 
 
 def _config(args: argparse.Namespace) -> CleanConfig:
@@ -235,6 +263,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_clean(args)
         if args.command == "explain":
             return cmd_explain(args)
+        if args.command == "serve":
+            return cmd_serve(args)
     except ConfigError as exc:
         print(f"cleaner: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

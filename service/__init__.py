@@ -1,5 +1,6 @@
 """The HTTP service (FastAPI + uvicorn) over the :mod:`cleaner` library.
 
-Its routes, settings and storage arrive with the service issue; see
-``docs/architecture.md``. The library's :class:`cleaner.Cleaner` is what it wraps.
+``create_app(settings)`` in :mod:`service.main` builds the app; ``cleaner serve``
+runs it with uvicorn on the embedded SQLite store (:mod:`cleaner.store`).
+See docs/service.md.
 """
