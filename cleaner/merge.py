@@ -250,6 +250,16 @@ def _noise_mask(text: str) -> bytearray:
     return mask
 
 
+def minority_support(copies: int) -> int:
+    """How many copies must share a reading that is not the majority's for it
+    to count: any one of two or three copies, a fifth of more.
+
+    >>> minority_support(2), minority_support(3), minority_support(10), minority_support(94)
+    (1, 1, 2, 19)
+    """
+    return 1 if copies <= 3 else -(-copies // 5)
+
+
 def _vote(slot: _Slot, base_script: str) -> str:
     """Canonical text of one slot: the lead with every differing region
     replaced by the winning reading."""
@@ -296,8 +306,14 @@ def _vote(slot: _Slot, base_script: str) -> str:
 
         ranked = sorted(groups.items(), key=order)
         win_key, win = ranked[0]
+        # Completeness beats the vote (a dropped sentence comes back), but
+        # among many copies only a reading a fair share of them have: one
+        # site's stamp or insertion must not win by being longer.
+        need = minority_support(len(cands))
         longer = [
-            g for g in ranked if any(c[1] == 0 for c in g[1]) and len(g[0]) >= len(win_key) + KEEP_LONGER
+            g
+            for g in ranked
+            if any(c[1] == 0 for c in g[1]) and len(g[0]) >= len(win_key) + KEEP_LONGER and len(g[1]) >= need
         ]
         if longer:
             win_key, win = longer[0]
@@ -439,10 +455,17 @@ def merge_variants(variants: Sequence[Variant], *, min_ratio: float = 60.0) -> M
                 insert_at += 1
                 offset += 1
 
-    ordered = extras.get(-1, [])[:]
+    # Paragraphs only some copies have are kept; among many copies, only if
+    # a fair share of them have it (one site's leftover notice is not content).
+    need = minority_support(len(infos))
+
+    def kept(extra: list[_Slot]) -> list[_Slot]:
+        return [x for x in extra if 1 + len(x.members) >= need]
+
+    ordered = kept(extras.get(-1, []))
     for i in range(n):
         ordered.append(slots[i])
-        ordered.extend(extras.get(i, []))
+        ordered.extend(kept(extras.get(i, [])))
     paragraphs = tuple(MergedParagraph(_vote(s, bscript), _sources(s)) for s in ordered)
     by_rank = _similarity(ordered, paragraphs, ranked)
     similarity = tuple(by_rank[i.rank] for i in infos)
