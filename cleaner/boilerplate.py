@@ -48,7 +48,7 @@ _TITLE_IN_BOOK = re.compile(r"《[^《》\n]{1,60}》")
 _DIGITS = re.compile(r"[0-9０-９]+")
 _OPEN = "(（【[〔「『"
 # Edge rules that head a list of links; the list goes with them.
-LIST_HEADINGS = frozenset({"seen-also", "related-heading"})
+LIST_HEADINGS = frozenset({"seen-also", "related-heading", "invite-more"})
 _SENTENCE_END = re.compile(r"[。！？!?；;]")
 _CLOSE = ")）】]〕」』"
 
@@ -243,7 +243,22 @@ class BoilerplateLabeler:
                     found = True
                 break
             if not found:
-                return
+                break
+        # A related-articles heading is unmistakable anywhere (sites also
+        # paste the list between pages): take it and the links under it.
+        bi = 0
+        while bi < len(blocks):
+            if bi not in whole:
+                rule = self.rules.match_edge(blocks[bi].text)
+                if rule is not None and rule.id in LIST_HEADINGS:
+                    whole[bi] = Cut(0, len(blocks[bi].text), rule.category, rule.id)
+                    k = bi + 1
+                    while k < len(blocks) and k not in whole and _link_like(blocks[k].text):
+                        whole[k] = Cut(0, len(blocks[k].text), rule.category, f"{rule.id}:list")
+                        k += 1
+                    bi = k
+                    continue
+            bi += 1
 
     # -- 2. repeated blocks -------------------------------------------------
     def _repeated_blocks(self, infos: list[_BlockInfo], cuts: dict[BlockRef, list[Cut]]) -> dict[tuple[int, int], int]:

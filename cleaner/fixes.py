@@ -160,6 +160,49 @@ def _trim_edit(old: str, new: str) -> tuple[int, int, int]:
     return p, len(old) - s, len(new) - s
 
 
+def _raw_forms(ch: str) -> tuple[str, ...]:
+    """How one repaired character can look in the damaged text: itself, or
+    its UTF-8 bytes read as latin-1 or as (sloppy) Windows-1252."""
+    if ch.isascii():
+        return (ch,)
+    data = ch.encode("utf-8", "surrogatepass")
+    forms = [ch, data.decode("latin-1")]
+    try:
+        forms.append(data.decode("sloppy-windows-1252"))
+    except (LookupError, UnicodeDecodeError):
+        pass
+    return tuple(dict.fromkeys(forms))
+
+
+def _char_edits(old: str, new: str) -> list[tuple[int, int, int, int]] | None:
+    """Per-character edits from ``old`` (damaged line) to ``new`` (repaired),
+    when every repaired character can be found, in order, as itself or its
+    mojibake form: then a span of the repaired line maps back to exactly its
+    raw characters (a watermark cut inside a repaired line points at the
+    watermark's own damaged bytes, not the whole line). None when the repair
+    is not such a character-for-bytes one (GBK-type mojibake, NFC); the
+    caller then records one edit for the changed run.
+
+    >>> _char_edits("cafÃ© ok", "café ok")
+    [(3, 5, 3, 4)]
+    """
+    import ftfy.bad_codecs  # noqa: F401  registers sloppy-windows-1252
+
+    out: list[tuple[int, int, int, int]] = []
+    i = 0
+    n = len(old)
+    for j, ch in enumerate(new):
+        for form in _raw_forms(ch):
+            if old.startswith(form, i):
+                if form != ch:
+                    out.append((i, i + len(form), j, j + 1))
+                i += len(form)
+                break
+        else:
+            return None
+    return out if i == n else None
+
+
 def _append(edits: list[Edit], e: Edit) -> None:
     """Append an edit. Adjacent edits are deliberately not merged: a line's
     body edit and its line-end edit stay separate, so a span that starts on a
@@ -210,8 +253,13 @@ def repair_text(text: str, config: RepairConfig | None = None) -> RepairResult:
                 steps.append(OffsetMap((Edit(p, a_end, p, b_end),)))
                 cur = nxt
         if cur != body:
-            p, a_end, b_end = _trim_edit(body, cur)
-            _append(edits, Edit(src + p, src + a_end, dst + p, dst + b_end))
+            fine = _char_edits(body, cur)
+            if fine is not None:
+                for a0, a1, b0, b1 in fine:
+                    _append(edits, Edit(src + a0, src + a1, dst + b0, dst + b1))
+            else:
+                p, a_end, b_end = _trim_edit(body, cur)
+                _append(edits, Edit(src + p, src + a_end, dst + p, dst + b_end))
         new_ending = ending
         if cfg.normalize_newlines and ending in ("\r\n", "\r"):
             new_ending = "\n"

@@ -850,8 +850,17 @@ def _continues(prev: str, nxt: str) -> bool:
 
 
 def _joiner(left: str, right: str) -> str:
-    """What replaces a rejoined line break: a space between ASCII text."""
-    return " " if left.isascii() and right.isascii() and left.strip() and right.strip() else ""
+    """What replaces a rejoined line break: a space in Latin text, nothing in
+    CJK text (``工作制度,`` + ``4级政府`` joins without a space).
+
+    >>> _joiner("the quick", "brown fox"), _joiner("建立健全工作制度,", "4级政府")
+    (' ', '')
+    """
+    if not (left and right and left[-1].isascii() and right[0].isascii() and left[-1].strip() and right[0].strip()):
+        return ""
+    tail = left[-20:]
+    latin = sum(1 for ch in tail if ch.isascii() and ch.isalpha())
+    return " " if latin * 2 >= len(tail.replace(" ", "")) else ""
 
 
 _SENT_END = re.compile(r"[。！？!?]+[”’」』)）\"']*(?=[^”’」』)）\"'。！？!?]|$)")
@@ -878,7 +887,7 @@ def _blocks(text: str, lines: list[_Line], cfg: SegmentConfig, sep: int) -> list
         t = 0
         for k, ln in enumerate(para):
             if k:
-                j = _joiner(para[k - 1].text[-1], ln.text[0])
+                j = _joiner(para[k - 1].text, ln.text)
                 buf.append(j)
                 t += len(j)
             pieces.append((t, ln.cs, ln.ce))
