@@ -28,7 +28,7 @@ together.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -324,3 +324,23 @@ class ArticleClusterer:
                     x, y = ids[a], ids[b]
                     shared[(x, y) if x < y else (y, x)] += 1
         return {p for p, c in shared.items() if c >= cfg.min_shared_samples}
+
+
+def cluster_texts(records: Sequence[Mapping[str, str]], config: ClusterConfig | None = None) -> list[list[str]]:
+    """Duplicate detection alone: groups of record ids whose texts are copies.
+
+    No segmentation, boilerplate removal or merging: each ``{"id", "text"}``
+    record is one document, repaired (mojibake, newlines) and keyed (t2s,
+    width, punctuation, masks) before clustering, so script, width and
+    mojibake variants still match. Groups of one are included.
+
+    >>> body = "这次全市工业园区建设工作会议开得很好。市长在会上作了主体报告,全面部署了下步工业园区建设。" * 3
+    >>> cluster_texts([{"id": "a", "text": body}, {"id": "b", "text": body.replace("市长", "XX")}])
+    [['a', 'b']]
+    """
+    from .fixes import repair_text
+
+    ids = [str(r["id"]) for r in records]
+    texts = [repair_text(str(r["text"])).text for r in records]
+    clusters = ArticleClusterer(config).cluster(texts, [(i,) for i in ids])
+    return [[ids[i] for i in c] for c in clusters]

@@ -840,6 +840,8 @@ def _continues(prev: str, nxt: str) -> bool:
         return False  # `— —`, `???`: not words, not a continuation
     if _is_salutation(nxt) or parse_date(nxt) or parse_marker(nxt) or _is_page_footer(nxt) or _is_page_footer(prev):
         return False
+    if len(nxt) <= 40 and nxt.rstrip().endswith((":", "：")):
+        return False  # a short label line (`相关推荐:`, `四种精神:`) opens something new
     # A line that closes a quote it never opened continues the previous one,
     # even when it looks like a heading (`一、山东省最好”自居…`).
     if _CLOSERS_ONLY.match(nxt):
