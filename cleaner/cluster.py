@@ -323,7 +323,16 @@ class ArticleClusterer:
                 for b in range(a + 1, len(ids)):
                     x, y = ids[a], ids[b]
                     shared[(x, y) if x < y else (y, x)] += 1
-        return {p for p, c in shared.items() if c >= cfg.min_shared_samples}
+        # A piece contained in another shares most of its samples with it:
+        # require a share of the smaller side's samples, not just a few common
+        # phrases (which long unrelated speeches always have).
+        counts = np.bincount(o, minlength=len(node_sets))
+        share = min(cfg.containment_min, cfg.word_containment_min) / 2
+        return {
+            (x, y)
+            for (x, y), c in shared.items()
+            if c >= max(cfg.min_shared_samples, share * min(counts[x], counts[y]))
+        }
 
 
 def cluster_texts(records: Sequence[Mapping[str, str]], config: ClusterConfig | None = None) -> list[list[str]]:
