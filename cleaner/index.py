@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from .shingle import _fmix64_  # the same MurmurHash3 finaliser as the shingles
+
 from cleaner.sketch import is_empty
 
 __all__ = ["optimal_params", "LSHIndex", "BandIndex", "candidate_pairs"]
@@ -188,18 +190,6 @@ class LSHIndex:
 
 # ---------------------------------------------------------------------------
 
-_F1 = np.uint64(0xFF51AFD7ED558CCD)
-_F2 = np.uint64(0xC4CEB9FE1A85EC53)
-_S33 = np.uint64(33)
-
-
-def _fmix64_(x: np.ndarray) -> np.ndarray:
-    x ^= x >> _S33
-    x *= _F1
-    x ^= x >> _S33
-    x *= _F2
-    x ^= x >> _S33
-    return x
 
 
 class BandIndex:
