@@ -17,7 +17,8 @@ from cleaner.mojibake import KUNJINKAO
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = sorted((ROOT / "fixtures" / "seeds").glob("*.txt"))
-FTFY_CASES = Path("/work/shared/external/ftfy-testcases")
+# The external evaluation data sits beside the checkout (../shared/external).
+FTFY_CASES = ROOT.parent / "shared" / "external" / "ftfy-testcases"
 NEGATIVE = json.loads((ROOT / "tests" / "cases" / "fixes_negative.json").read_text(encoding="utf-8"))
 
 LINES = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")

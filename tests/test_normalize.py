@@ -19,7 +19,8 @@ from cleaner.normalize import WILDCARD, convert_script, match_key, match_key_wit
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "fixtures" / "seeds"
 CASES = json.loads((Path(__file__).parent / "cases" / "normalize.json").read_text(encoding="utf-8"))
-OPENCC_DIR = Path("/work/shared/external/opencc-testcases")
+# The external evaluation data sits beside the checkout (../shared/external).
+OPENCC_DIR = ROOT.parent / "shared" / "external" / "opencc-testcases"
 TRAD_SEED = SEEDS / "003_8f6810d6e151e3ce.txt"
 
 
