@@ -30,14 +30,14 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from .config import BoilerplateConfig
 from .index import BandIndex
-from .rules import RulePack, default_pack, glued_page_number
+from .rules import Rule, RulePack, default_pack, glued_page_number
 from .shingle import match_keys, shingle_hashes, shingle_hashes_many
 from .sketch import MinHasher, exact_jaccard
 from .types import Article, Block, Cut
@@ -59,7 +59,6 @@ class _BlockInfo:
     text: str  # block text after rule cuts
     origin: tuple[int, ...]  # for each char of text (and its end), the offset in the block text
     length: int  # length of the block text
-    edge: bool
 
 
 class UnionFind:
@@ -160,9 +159,15 @@ class BoilerplateLabeler:
     def _rule_cuts(self, fi: int, art: Article, cuts: dict[BlockRef, list[Cut]], infos: list[_BlockInfo]) -> None:
         rules = self.rules
         blocks = art.blocks
-        n = len(blocks)
-        edge_n = self.config.edge_blocks
         whole: dict[int, Cut] = {}
+        memo: dict[int, Rule | None] = {}
+
+        def edge(bi: int) -> Rule | None:
+            # Peeling and link lists ask about the same blocks: scan each once.
+            if bi not in memo:
+                memo[bi] = rules.match_edge(blocks[bi].text)
+            return memo[bi]
+
         for bi, block in enumerate(blocks):
             rule = rules.match_line(block.text)
             if rule is not None:
@@ -171,11 +176,11 @@ class BoilerplateLabeler:
         # and already-noisy block, until edge_n content blocks were passed.
         # A link list under a related-articles heading is taken too; it may
         # sit above the last notice, so peel again once it is gone.
-        self._peel(blocks, whole)
+        self._peel(blocks, whole, edge)
         before = len(whole)
-        self._link_list(blocks, whole)
+        self._link_list(blocks, whole, edge)
         if len(whole) > before:
-            self._peel(blocks, whole)
+            self._peel(blocks, whole, edge)
         for bi, block in enumerate(blocks):
             if bi in whole:
                 continue
@@ -198,16 +203,16 @@ class BoilerplateLabeler:
             text, origin = apply_cuts(block.text, cuts.get(ref, ()))
             for c in cuts.get(ref, ()):
                 self.counters[f"rule:{c.rule}"] += 1
-            infos.append(_BlockInfo(ref, text, origin, len(block.text), bi < edge_n or bi >= n - edge_n))
+            infos.append(_BlockInfo(ref, text, origin, len(block.text)))
 
-    def _peel(self, blocks: Sequence[Block], whole: dict[int, Cut]) -> None:
+    def _peel(self, blocks: Sequence[Block], whole: dict[int, Cut], edge: Callable[[int], Rule | None]) -> None:
         n = len(blocks)
         for order in (range(n), range(n - 1, -1, -1)):
             passed = 0
             for bi in order:
                 if bi in whole:
                     continue
-                rule = self.rules.match_edge(blocks[bi].text)
+                rule = edge(bi)
                 if rule is not None:
                     whole[bi] = Cut(0, len(blocks[bi].text), rule.category, rule.id)
                     continue
@@ -215,7 +220,7 @@ class BoilerplateLabeler:
                 if passed >= self.config.edge_blocks:
                     break
 
-    def _link_list(self, blocks: Sequence[Block], whole: dict[int, Cut]) -> None:
+    def _link_list(self, blocks: Sequence[Block], whole: dict[int, Cut], edge: Callable[[int], Rule | None]) -> None:
         """A "related articles" heading takes the list of titles after it:
         when every block after the heading is a link-like line (short, no
         sentence punctuation) or already noise, they all go, however many.
@@ -230,7 +235,7 @@ class BoilerplateLabeler:
             for bi in range(max(0, j - 1), len(blocks)):
                 cut = whole.get(bi)
                 if cut is None:
-                    rule = self.rules.match_edge(blocks[bi].text)
+                    rule = edge(bi)
                     if rule is None or rule.id not in LIST_HEADINGS:
                         continue
                     cut = Cut(0, len(blocks[bi].text), rule.category, rule.id)
@@ -249,7 +254,7 @@ class BoilerplateLabeler:
         bi = 0
         while bi < len(blocks):
             if bi not in whole:
-                rule = self.rules.match_edge(blocks[bi].text)
+                rule = edge(bi)
                 if rule is not None and rule.id in LIST_HEADINGS:
                     whole[bi] = Cut(0, len(blocks[bi].text), rule.category, rule.id)
                     k = bi + 1

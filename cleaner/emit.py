@@ -226,7 +226,8 @@ class RecordBuilder:
         rep_of = [reps.setdefault(a.body, i) for i, a in enumerate(group)]
         unique = sorted(set(rep_of))
         merged = merge_variants([Variant(group[i].paragraphs, group[i].sort_key) for i in unique])
-        similarity = {i: merged.similarity[unique.index(rep_of[i])] for i in range(len(group))}
+        position = {r: k for k, r in enumerate(unique)}
+        similarity = {i: merged.similarity[position[rep_of[i]]] for i in range(len(group))}
         base_index = unique[merged.base]
         copies: dict[int, list[int]] = {}
         for i, r in enumerate(rep_of):

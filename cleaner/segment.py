@@ -540,17 +540,18 @@ def _after_site_notice(lines: list[_Line], i: int, p: _Part) -> bool:
     if i - 1 <= p.a or i - 2 < p.a:
         return False
     notice, before = lines[i - 1].text, lines[i - 2].text
-    # A stamp inside a content line (an inline watermark, bracketed or not)
-    # does not make the line a notice: score what the inline rules leave.
-    unstamped = _BRACKETED.sub("", _without_inline_stamps(notice))
     return (
         len(notice) <= 80
         # A section heading is content, whatever got stamped into it.
         and not _HEADING.match(_LEADING_JUNK.sub("", notice))
-        and _site_score(unstamped) >= 2
+        and _site_score(notice) >= 2
         and _ends_sentence(notice)
         and _ends_sentence(before)
         and _has_word(lines[i].text)
+        # A stamp inside a content line (an inline watermark, bracketed or
+        # not) does not make the line a notice: score what the inline rules
+        # leave. Last, since it runs the rule pack.
+        and _site_score(_BRACKETED.sub("", _without_inline_stamps(notice))) >= 2
     )
 
 
