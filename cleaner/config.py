@@ -85,6 +85,9 @@ class ClusterConfig:
     shingle_k: int = 5
     word_k: int = 3  # word n-grams for Latin text
     num_perm: int = 128
+    # datasketch's default scheme: half the memory of affine64 and twice
+    # as fast to compute; 32-bit values are plenty for documents.
+    scheme: str = "affine32"
     candidate_threshold: float = 0.3  # LSH threshold for near-duplicate candidates
     jaccard_min: float = 0.35  # verified: shingle Jaccard at least this ...
     containment_min: float = 0.6  # ... or the smaller contained in the larger at least this
@@ -95,6 +98,12 @@ class ClusterConfig:
     sample_mod: int = 8  # containment index samples shingles with hash % sample_mod == 0
     min_shared_samples: int = 2
     max_bucket: int = 500  # skip buckets larger than this (degenerate, e.g. empty texts)
+    # Above this many distinct texts, copies are first folded into leaders
+    # (linear in the copies); up to it every candidate pair is linked.
+    exact_nodes: int = 200
+    guard_size: int = 8  # satellites per leader that later members must not be far from
+    probes: int = 4  # satellites a text that copies no leader is compared with
+    bucket_probes: int = 8  # satellites kept per LSH bucket for those probes
 
 
 @dataclass(frozen=True)

@@ -41,17 +41,15 @@ __all__ = ["optimal_params", "LSHIndex", "BandIndex", "candidate_pairs"]
 def optimal_params(
     threshold: float, num_perm: int, weights: tuple[float, float] = (0.5, 0.5)
 ) -> tuple[int, int]:
-    """datasketch's optimal ``(bands, rows)`` for a Jaccard threshold (cached:
-    the grid search integrates numerically and takes ~20 ms).
+    """datasketch's optimal ``(bands, rows)`` for a Jaccard threshold: the
+    same grid search over the false positive and negative areas, done here
+    with numpy so that runs never import datasketch (and scipy, about a
+    second). Cached; ``tests/test_index.py`` checks it against datasketch.
 
     >>> optimal_params(0.5, 128)
     (25, 5)
     """
-    try:
-        from datasketch.lsh import _optimal_param
-    except ImportError:  # private helper moved: same search, trapezoid integrals
-        return _optimal_params_numpy(threshold, num_perm, weights)
-    return tuple(_optimal_param(threshold, num_perm, weights[0], weights[1]))  # type: ignore[return-value]
+    return _optimal_params_numpy(threshold, num_perm, weights)
 
 
 def _optimal_params_numpy(threshold: float, num_perm: int, weights: tuple[float, float]) -> tuple[int, int]:

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MinHasher", "SCHEMES", "is_empty", "jaccard", "exact_jaccard", "containment"]
+__all__ = ["MinHasher", "affine_permutations", "SCHEMES", "is_empty", "jaccard", "exact_jaccard", "containment"]
 
 SCHEMES: tuple[str, ...] = ("affine64", "affine32")
 
@@ -70,6 +70,24 @@ def is_empty(sig: np.ndarray) -> bool:
     return bool(sig.size) and bool((sig == np.iinfo(sig.dtype).max).all())
 
 
+def affine_permutations(num_perm: int, seed: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """The affine permutation parameters ``(a, b)`` datasketch 2.0 draws for
+    ``MinHash(num_perm, seed, scheme=f"affine{width}")``, drawn the same way
+    here so that ``import datasketch`` (about a second: it pulls in scipy)
+    stays out of every run. ``tests/test_sketch.py`` checks them against
+    datasketch itself.
+
+    >>> a, b = affine_permutations(4, 1, 32)
+    >>> a.dtype, bool((a % 2 == 1).all())
+    (dtype('uint32'), True)
+    """
+    dtype = np.uint64 if width == 64 else np.uint32
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << (width - 1), num_perm, dtype=dtype) * dtype(2) + dtype(1)
+    b = gen.randint(0, 1 << width, num_perm, dtype=dtype)
+    return a, b
+
+
 class MinHasher:
     """Long-lived MinHash permutations; turns shingle hashes into signatures.
 
@@ -86,16 +104,12 @@ class MinHasher:
             raise ValueError(f"scheme must be one of {', '.join(SCHEMES)}, not {scheme!r}")
         if num_perm < 1:
             raise ValueError("num_perm must be positive")
-        from datasketch import MinHash
-
         self.num_perm = num_perm
         self.seed = seed
         self.scheme = scheme
         self.width = 64 if scheme == "affine64" else 32
         self.dtype: type[np.unsignedinteger[Any]] = np.uint64 if self.width == 64 else np.uint32
-        # Take the parameters from datasketch itself so the signatures match
-        # it bit for bit (and stay matched if it ever changes its generator).
-        a, b = MinHash(num_perm=num_perm, seed=seed, scheme=scheme).permutations
+        a, b = affine_permutations(num_perm, seed, self.width)
         self._a = np.ascontiguousarray(a, dtype=self.dtype)[:, None]
         self._b = np.ascontiguousarray(b, dtype=self.dtype)[:, None]
         self.max_value = np.iinfo(self.dtype).max

@@ -5,9 +5,19 @@ from __future__ import annotations
 import csv
 import random
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from cleaner.cluster import ArticleClusterer, continues, similarity
+from cleaner.cluster import (
+    ArticleClusterer,
+    continues,
+    intersection_size,
+    intersection_size_reference,
+    similarity,
+)
+from cleaner.config import ClusterConfig
 from cleaner.decode import decode_bytes
 
 from .conftest import SEEDS_DIR
@@ -28,55 +38,65 @@ def _edit(text: str, rate: float, rng: random.Random) -> str:
     return "".join(chars)
 
 
+# Every behaviour holds for both ways of linking: every pair verified
+# ("exact", small inputs) and the leader pass (large inputs, forced here).
+_MODES = {"exact": ClusterConfig(), "leader": ClusterConfig(exact_nodes=0)}
+
+
+@pytest.fixture(params=sorted(_MODES))
+def clusterer(request):  # type: ignore[no-untyped-def]
+    return lambda: ArticleClusterer(_MODES[request.param])
+
+
 def _article(rng: random.Random, n: int = 8) -> str:
     return "\n".join(rng.sample(_PARAS, n))
 
 
-def test_near_copies_cluster_and_distinct_articles_do_not() -> None:
+def test_near_copies_cluster_and_distinct_articles_do_not(clusterer) -> None:  # type: ignore[no-untyped-def]
     rng = random.Random(1)
     a, b = _article(rng), _article(rng)
     texts = [a, _edit(a, 0.08, rng), b, _edit(b, 0.03, rng), a.replace("市", "__")]
-    clusters = ArticleClusterer().cluster(texts, [(i,) for i in range(len(texts))])
+    clusters = clusterer().cluster(texts, [(i,) for i in range(len(texts))])
     assert sorted(map(sorted, clusters)) == [[0, 1, 4], [2, 3]]
 
 
-def test_truncated_copy_joins_by_containment() -> None:
+def test_truncated_copy_joins_by_containment(clusterer) -> None:  # type: ignore[no-untyped-def]
     rng = random.Random(2)
     full = _article(rng, 10)
     head = full[: len(full) // 6]
-    clusters = ArticleClusterer().cluster([full, head], [(0,), (1,)])
+    clusters = clusterer().cluster([full, head], [(0,), (1,)])
     assert sorted(map(sorted, clusters)) == [[0, 1]]
     sets, _ = ArticleClusterer().shingles([full, head])
     sim = similarity(sets[0], sets[1])
     assert sim.jaccard < 0.35 and sim.containment == 1.0
 
 
-def test_chaining_cannot_merge_unrelated_articles() -> None:
+def test_chaining_cannot_merge_unrelated_articles(clusterer) -> None:  # type: ignore[no-untyped-def]
     """B contains both A and C; A and C share nothing: A and C never end up together."""
     rng = random.Random(3)
     paras = rng.sample(_PARAS, 10)
     a, c = "\n".join(paras[:5]), "\n".join(paras[5:])
     b = a + "\n" + c
-    clusters = ArticleClusterer().cluster([a, b, c], [(0,), (1,), (2,)])
+    clusters = clusterer().cluster([a, b, c], [(0,), (1,), (2,)])
     assert not any({0, 2} <= set(cl) for cl in clusters)
 
 
-def test_short_texts_never_collide_by_accident() -> None:
+def test_short_texts_never_collide_by_accident(clusterer) -> None:  # type: ignore[no-untyped-def]
     texts = ["同志们:", "谢谢大家!", "一、提高认识", "同志们好", "散会。"] * 3
-    clusters = ArticleClusterer().cluster(texts, [(i,) for i in range(len(texts))])
+    clusters = clusterer().cluster(texts, [(i,) for i in range(len(texts))])
     # Identical short texts are the same text; different ones stay apart.
     assert sorted(sorted(set(texts[i] for i in cl)) for cl in clusters) == sorted([t] for t in set(texts))
 
 
-def test_cluster_order_does_not_depend_on_input_order() -> None:
+def test_cluster_order_does_not_depend_on_input_order(clusterer) -> None:  # type: ignore[no-untyped-def]
     rng = random.Random(4)
     a, b = _article(rng), _article(rng)
     texts = [a, _edit(a, 0.05, rng), b, _edit(b, 0.05, rng), a[:300]]
     keys = [(f"f{i}",) for i in range(len(texts))]
-    first = ArticleClusterer().cluster(texts, keys)
+    first = clusterer().cluster(texts, keys)
     perm = list(range(len(texts)))
     rng.shuffle(perm)
-    shuffled = ArticleClusterer().cluster([texts[i] for i in perm], [keys[i] for i in perm])
+    shuffled = clusterer().cluster([texts[i] for i in perm], [keys[i] for i in perm])
     assert sorted(sorted(keys[i] for i in c) for c in first) == sorted(
         sorted(keys[perm[i]] for i in c) for c in shuffled
     )
@@ -124,3 +144,52 @@ def test_reuse_cut_answers_cluster_with_their_source(reuse) -> None:  # type: ig
     # copied from one outside text), which must stay apart.
     assert missed <= {"g2pE_taskc.txt", "g4pD_taskb.txt", "g1pA_taskd.txt", "g1pD_taskb.txt"}, missed
     assert found >= 15
+
+
+@given(
+    st.lists(st.integers(0, 2**64 - 1), max_size=300),
+    st.lists(st.integers(0, 2**64 - 1), max_size=300),
+    st.lists(st.integers(0, 2**64 - 1), max_size=60),
+)
+@settings(max_examples=200, deadline=None)
+def test_intersection_size_equals_the_set_definition(xs: list[int], ys: list[int], common: list[int]) -> None:
+    a = np.unique(np.array(xs + common, dtype=np.uint64))
+    b = np.unique(np.array(ys + common, dtype=np.uint64))
+    assert intersection_size(a, b) == intersection_size_reference(a, b)
+    assert intersection_size(b[:3], a) == intersection_size_reference(b[:3], a)
+
+
+def test_chaining_is_refused_among_many_copies_too() -> None:
+    """The leader pass folds copies into leaders; the no-chaining rule must
+    survive that: with many copies of A and of C and of the compilation
+    A+C, no cluster holds both an A copy and a C copy."""
+    rng = random.Random(5)
+    paras = rng.sample(_PARAS, 12)
+    a, c = "\n".join(paras[:6]), "\n".join(paras[6:])
+    texts = [_edit(t, 0.02, rng) for t in [a, c, a + "\n" + c] for _ in range(8)]
+    keys = [(i,) for i in range(len(texts))]
+    for mode in _MODES.values():
+        clusters = ArticleClusterer(mode).cluster(texts, keys)
+        assert not any(set(cl) & set(range(8)) and set(cl) & set(range(8, 16)) for cl in clusters), mode
+
+
+@pytest.mark.parametrize("seed", [2, 3])
+def test_leader_pass_equals_every_pair_linked(seed: int) -> None:
+    """Fast path against the reference: on a corpus of article copies (edits,
+    masks, notices, watermarks, script and mojibake variants; about 15
+    copies an article), folding copies into leaders gives exactly the
+    clusters that verifying and linking every candidate pair gives."""
+    from bench.dedup_peers import make_doc_corpus
+
+    from cleaner.fixes import repair_text
+
+    corpus = make_doc_corpus(seed, 160)
+    texts = [repair_text(d.text).text for d in corpus.docs]
+    keys = [(d.id,) for d in corpus.docs]
+    fast = ArticleClusterer(ClusterConfig(exact_nodes=0))
+    slow = ArticleClusterer()
+    got = fast.cluster(texts, keys)
+    want = slow.cluster_reference(texts, keys)
+    assert sorted(map(sorted, got)) == sorted(map(sorted, want))
+    assert fast.counters["satellites"] > 100  # the leader pass did fold copies
+    assert fast.counters["verified_pairs"] < slow.counters["verified_pairs"] / 2

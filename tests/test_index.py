@@ -163,3 +163,14 @@ def test_errors(cls: type) -> None:
     with pytest.raises(ValueError):
         index.add("short", s[:64])
     assert "a" in index and "b" not in index and len(index) == 1
+
+
+@pytest.mark.parametrize("threshold", [0.1, 0.25, 0.3, 0.35, 0.5, 0.7, 0.8, 0.9])
+@pytest.mark.parametrize("num_perm", [32, 128, 256])
+def test_optimal_params_equal_datasketchs(threshold: float, num_perm: int) -> None:
+    """Our numpy grid search picks datasketch's bands and rows."""
+    from datasketch.lsh import _optimal_param
+
+    from cleaner.index import optimal_params
+
+    assert optimal_params(threshold, num_perm) == tuple(_optimal_param(threshold, num_perm, 0.5, 0.5))

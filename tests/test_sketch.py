@@ -144,3 +144,18 @@ def test_bad_arguments() -> None:
         MinHasher(128, scheme="legacy")
     with pytest.raises(ValueError):
         jaccard(np.zeros(4), np.zeros(5))
+
+
+@pytest.mark.parametrize("scheme,width", [("affine64", 64), ("affine32", 32)])
+@pytest.mark.parametrize("num_perm,seed", [(128, 1), (16, 7), (256, 42)])
+def test_permutations_are_datasketchs_own(scheme: str, width: int, num_perm: int, seed: int) -> None:
+    """We draw the parameters ourselves (no datasketch import per run); they
+    must stay datasketch's, or signatures would stop being compatible."""
+    from datasketch import MinHash
+
+    from cleaner.sketch import affine_permutations
+
+    a, b = affine_permutations(num_perm, seed, width)
+    da, db = MinHash(num_perm=num_perm, seed=seed, scheme=scheme).permutations
+    assert a.dtype == np.asarray(da).dtype
+    assert np.array_equal(a, da) and np.array_equal(b, db)
