@@ -11,14 +11,14 @@ import argparse
 import json
 import sys
 from dataclasses import replace
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from . import __version__
 from .config import SCRIPTS, CleanConfig, ConfigError, load_config
 from .inputs import iter_jsonl, open_jsonl, plan_inputs
-from .output import write_jsonl, write_output_dir
+from .output import OutputWriter, dump_record
 from .pipeline import Cleaner
 
 EXIT_OK = 0
@@ -61,6 +61,14 @@ def build_parser() -> argparse.ArgumentParser:
     progress = clean.add_mutually_exclusive_group()
     progress.add_argument("--progress", dest="progress", action="store_true", default=None, help="always show a progress bar")
     progress.add_argument("--no-progress", dest="progress", action="store_false", help="never show a progress bar")
+    clean.add_argument(
+        "-j",
+        "--workers",
+        type=_workers,
+        default=0,
+        metavar="N",
+        help="processes to use (default 0: every core; 1: all in this process)",
+    )
     clean.add_argument("-q", "--quiet", action="store_true", help="print no summary")
 
     explain = sub.add_parser("explain", help="show what would be removed from one file and why")
@@ -119,11 +127,21 @@ def _unit_float(value: str) -> float:
     return f
 
 
-def _progress_bar(enabled: bool | None, total: int | None, unit: str) -> Any:
+def _workers(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (every core) or more, not {n}")
+    return n
+
+
+def _progress_bar(enabled: bool | None, total: int | None, unit: str, desc: str = "cleaning") -> Any:
     from tqdm import tqdm
 
     show = sys.stderr.isatty() if enabled is None else enabled
-    return tqdm(total=total, unit=unit, disable=not show, file=sys.stderr, dynamic_ncols=True, desc="cleaning")
+    return tqdm(total=total, unit=unit, disable=not show, file=sys.stderr, dynamic_ncols=True, desc=desc)
 
 
 def cmd_clean(args: argparse.Namespace) -> int:
@@ -144,45 +162,70 @@ def cmd_clean(args: argparse.Namespace) -> int:
         print(f"cleaner: error: output {args.output} exists and is not a folder", file=sys.stderr)
         return EXIT_USAGE
 
-    cleaner = Cleaner(config)
+    cleaner = Cleaner(config, workers=args.workers)
     if args.jsonl:
-        bar = _progress_bar(args.progress, None, "rec")
-        for source in args.inputs:
-            try:
-                stream = open_jsonl(source)
-            except OSError as exc:
-                cleaner.add_problem(source, _problem("missing", f"{source}: {exc.strerror}"))
-                continue
-            with bar:
-                for line in iter_jsonl(stream, "stdin" if source == "-" else source):
-                    if line.problem is not None:
-                        cleaner.add_problem(f"{line.source}:{line.line}", line.problem)
-                    elif line.record is not None:
-                        cleaner.add_text(line.record.id, line.record.text, line.record.meta)
-                    bar.update(1)
-            if source != "-":
-                stream.close()
+        bar = _progress_bar(args.progress, None, "rec", "reading")
+        with bar:
+
+            def records() -> Iterator[tuple[str, str, Any]]:
+                for source in args.inputs:
+                    try:
+                        stream = open_jsonl(source)
+                    except OSError as exc:
+                        cleaner.add_problem(source, _problem("missing", f"{source}: {exc.strerror}"))
+                        continue
+                    for line in iter_jsonl(stream, "stdin" if source == "-" else source):
+                        if line.problem is not None:
+                            cleaner.add_problem(f"{line.source}:{line.line}", line.problem)
+                            bar.update(1)
+                        elif line.record is not None:
+                            yield line.record.id, line.record.text, line.record.meta
+                    if source != "-":
+                        stream.close()
+
+            cleaner.add_texts(records(), on_progress=lambda _name: bar.update(1))
     else:
         refs = list(plan_inputs(args.inputs, config.input))
-        with _progress_bar(args.progress, len(refs), "file") as bar:
-            for ref in refs:
-                cleaner.add_ref(ref)
-                bar.update(1)
+        with _progress_bar(args.progress, len(refs), "file", "reading") as bar:
+            cleaner.add_refs(refs, on_progress=lambda _name: bar.update(1))
 
-    result = cleaner.finish()
-    report = result.report
-    import time
-
-    report.finished = time.time()
-    if args.jsonl and not args.output:
-        write_jsonl(result.records(), sys.stdout)
-        sys.stdout.flush()
+    # Records are written as each cluster is merged, not held to the end.
+    writer: OutputWriter | None = None
     if args.output:
         out = Path(args.output)
         try:
-            write_output_dir(out, result.articles, report.to_dict())
+            writer = OutputWriter(out)
         except OSError as exc:
             print(f"cleaner: error: cannot write to {out}: {exc.strerror}", file=sys.stderr)
+            return EXIT_NOTHING_PROCESSED
+    to_stdout = args.jsonl and not args.output
+    bar = _progress_bar(args.progress, None, "cluster", "merging")
+    with bar:
+
+        def on_cluster(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        try:
+            for rec in cleaner.iter_records(on_cluster):
+                if writer is not None:
+                    writer.add(rec)
+                if to_stdout:
+                    sys.stdout.write(dump_record(rec.to_dict()) + "\n")
+        except OSError as exc:
+            print(f"cleaner: error: cannot write output: {exc.strerror}", file=sys.stderr)
+            return EXIT_NOTHING_PROCESSED
+    report = cleaner.report
+    import time
+
+    report.finished = time.time()
+    if to_stdout:
+        sys.stdout.flush()
+    if writer is not None:
+        try:
+            writer.close(report.to_dict())
+        except OSError as exc:
+            print(f"cleaner: error: cannot write to {args.output}: {exc.strerror}", file=sys.stderr)
             return EXIT_NOTHING_PROCESSED
     if not args.quiet:
         print(report.summary(), file=sys.stderr)

@@ -18,14 +18,16 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from dataclasses import dataclass
 from typing import Any
 
-from .cluster import ArticleClusterer, continues
+from .cluster import ArticleClusterer, continues, text_features
 from .config import CleanConfig
 from .merge import Variant, merge_variants
 from .normalize import convert_script, match_key
+from .parallel import map_ordered, resolve_workers
 from .strip import strip_block
 from .types import (
     Article,
@@ -141,20 +143,69 @@ class RecordBuilder:
 
     def build(self, files: Sequence[FileArticles], labels: Labels | None = None) -> list[CanonicalArticle]:
         """Records for every file, in an order that does not depend on input order."""
-        articles, outside = self._clean(files, labels or {})
-        clusters = self.clusterer.cluster([a.body for a in articles], [a.sort_key for a in articles])
-        for name, n in self.clusterer.counters.items():
-            self.counters[f"cluster:{name}"] = n
-        records: list[CanonicalArticle] = []
-        for members in clusters:
-            group = [articles[i] for i in members]
-            if self.config.cluster.merge:
-                records.append(self._merged_record(group, outside))
-            else:
-                cid = _cluster_id(group[0])
-                records.extend(self._single_record(a, outside, cid) for a in group)
+        records = list(self.iter_records(files, labels))
         records.sort(key=lambda r: (r.sources[0].file, r.sources[0].article))
         return records
+
+    def iter_records(
+        self,
+        files: Sequence[FileArticles],
+        labels: Labels | None = None,
+        *,
+        workers: int = 1,
+        on_cluster: Callable[[int, int], None] | None = None,
+    ) -> Iterator[CanonicalArticle]:
+        """Records as each cluster is merged, cluster by cluster (clusters in
+        the order of their first member), so a caller can write them as they
+        come. ``workers``: processes for shingling and merging (0: every
+        core). ``on_cluster(done, total)`` reports progress.
+
+        >>> from cleaner.pipeline import prepare_text
+        >>> p = prepare_text("d", "讲话\\n同志们:\\n今天我们召开全市工作会议,部署下半年的工作任务。", CleanConfig())
+        >>> [r.title for r in RecordBuilder().iter_records([p.found])]
+        ['讲话']
+        """
+        articles, outside = self._clean(files, labels or {})
+        cfg = self.config.cluster
+        bodies = [a.body for a in articles]
+        feats = list(map_ordered(partial(text_features, config=cfg, repair=False), bodies, workers=workers, chunk_size=64))
+        clusters = self.clusterer.cluster(
+            bodies,
+            [a.sort_key for a in articles],
+            ([f.shingles for f in feats], [f.words for f in feats], [f.signature for f in feats]),
+        )
+        del feats
+        for name, n in self.clusterer.counters.items():
+            self.counters[f"cluster:{name}"] = n
+        if resolve_workers(workers) == 1:
+            for done, members in enumerate(clusters, start=1):
+                yield from self.records_for([articles[i] for i in members], outside)
+                if on_cluster is not None:
+                    on_cluster(done, len(clusters))
+            return
+        global _BUILD
+        _BUILD = (self, articles, outside, clusters)  # forked workers inherit it
+        try:
+            done = 0
+            for records, counters in map_ordered(
+                _cluster_records, range(len(clusters)), workers=workers, chunk_size=1, inherit=True
+            ):
+                self.counters.update(counters)
+                done += 1
+                if on_cluster is not None:
+                    on_cluster(done, len(clusters))
+                yield from records
+        finally:
+            _BUILD = None
+
+    def records_for(
+        self, group: list[CleanArticle], outside: dict[tuple[str, int], list[Removal]]
+    ) -> list[CanonicalArticle]:
+        """The record(s) of one cluster: merged, or one per article with ``merge`` off."""
+        if self.config.cluster.merge:
+            return [self._merged_record(group, outside)]
+        cid = _cluster_id(group[0])
+        return [self._single_record(a, outside, cid) for a in group]
 
     # -- 1 and 2: clean, join continuations ---------------------------------
     def _clean(
@@ -291,6 +342,24 @@ class RecordBuilder:
             meta=meta,
             cluster=cluster,
         )
+
+
+# What cluster workers need, set by RecordBuilder.iter_records before its
+# pool forks: (builder, articles, outside removals, clusters).
+_BUILD: tuple[RecordBuilder, list[CleanArticle], dict[tuple[str, int], list[Removal]], list[list[int]]] | None = None
+
+
+def _cluster_records(index: int) -> tuple[list[CanonicalArticle], Counter[str]]:
+    """Records of cluster ``index`` of the build in progress, with the
+    counters they moved (a worker's own counters never reach the parent)."""
+    assert _BUILD is not None, "no build in progress"
+    builder, articles, outside, clusters = _BUILD
+    before = Counter(builder.counters)
+    records = builder.records_for([articles[i] for i in clusters[index]], outside)
+    after = Counter(builder.counters)
+    after.subtract(before)
+    builder.counters = before
+    return records, +after
 
 
 def _source_title(fa: FileArticles, art: Article) -> str:

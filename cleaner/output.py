@@ -41,20 +41,63 @@ def _atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def write_output_dir(out: Path, articles: list[CanonicalArticle], report: dict[str, Any]) -> None:
-    """Write records, texts and report into ``out`` (created if needed).
+class OutputWriter:
+    """Writes an output folder record by record, as a run makes them.
 
-    Text files left by an earlier run into the same folder are removed, so
-    ``text/`` always matches ``articles.jsonl``.
+    ``articles.jsonl`` is written to ``articles.jsonl.part`` and renamed
+    when :meth:`close` writes the report, so an interrupted run never leaves
+    a file that looks complete; each text goes to ``text/<id>.txt`` at once.
+    Text files left by an earlier run into the same folder are removed at
+    the end, so ``text/`` always matches ``articles.jsonl``.
+
+    >>> import tempfile
+    >>> out = Path(tempfile.mkdtemp())
+    >>> with OutputWriter(out) as w:
+    ...     w.close({"records": 0})
+    >>> sorted(p.name for p in out.iterdir())
+    ['articles.jsonl', 'report.json', 'text']
     """
-    out.mkdir(parents=True, exist_ok=True)
-    text_dir = out / "text"
-    text_dir.mkdir(exist_ok=True)
-    keep = {f"{a.id}.txt" for a in articles}
-    for old in text_dir.glob("*.txt"):
-        if old.name not in keep:
-            old.unlink()
-    for a in articles:
-        _atomic_write(text_dir / f"{a.id}.txt", a.text + "\n")
-    _atomic_write(out / "articles.jsonl", "".join(dump_record(a.to_dict()) + "\n" for a in articles))
-    _atomic_write(out / "report.json", json.dumps(report, ensure_ascii=False, indent=2) + "\n")
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        out.mkdir(parents=True, exist_ok=True)
+        self.text_dir = out / "text"
+        self.text_dir.mkdir(exist_ok=True)
+        self._part = out / "articles.jsonl.part"
+        self._jsonl: IO[str] | None = open(self._part, "w", encoding="utf-8", newline="\n")
+        self._written: set[str] = set()
+
+    def add(self, article: CanonicalArticle) -> None:
+        """Write one record and its text."""
+        assert self._jsonl is not None, "writer is closed"
+        _atomic_write(self.text_dir / f"{article.id}.txt", article.text + "\n")
+        self._written.add(f"{article.id}.txt")
+        self._jsonl.write(dump_record(article.to_dict()) + "\n")
+
+    def close(self, report: dict[str, Any]) -> None:
+        """Finish ``articles.jsonl``, drop stale texts, write the report."""
+        if self._jsonl is None:
+            return
+        self._jsonl.close()
+        self._jsonl = None
+        os.replace(self._part, self.out / "articles.jsonl")
+        for old in self.text_dir.glob("*.txt"):
+            if old.name not in self._written:
+                old.unlink()
+        _atomic_write(self.out / "report.json", json.dumps(report, ensure_ascii=False, indent=2) + "\n")
+
+    def __enter__(self) -> "OutputWriter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._jsonl is not None:  # not closed: the run failed; keep the .part
+            self._jsonl.close()
+            self._jsonl = None
+
+
+def write_output_dir(out: Path, articles: Iterable[CanonicalArticle], report: dict[str, Any]) -> None:
+    """Write records, texts and report into ``out`` (created if needed)."""
+    with OutputWriter(out) as writer:
+        for a in articles:
+            writer.add(a)
+        writer.close(report)

@@ -78,6 +78,7 @@ def map_ordered(
     workers: int = 0,
     chunk_size: int = 16,
     in_flight: int = 4,
+    inherit: bool = False,
 ) -> Iterator[R]:
     """``map(fn, items)`` over ``workers`` processes, results in input order.
 
@@ -85,12 +86,16 @@ def map_ordered(
     its items and results picklable. At most ``in_flight`` chunks per worker
     are submitted ahead of the one being yielded, so a long input streams
     through in bounded memory. An exception in ``fn`` is raised here, at its
-    item's turn.
+    item's turn. ``inherit``: ``fn`` reads module state set before this
+    call (the workers are forked now, so they see it); where processes
+    cannot fork, the work runs in this process instead.
 
     >>> list(map_ordered(abs, [-1, 2, -3], workers=2, chunk_size=1))
     [1, 2, 3]
     """
     n = resolve_workers(workers)
+    if inherit and "fork" not in mp.get_all_start_methods():
+        n = 1
     chunks = _chunks(items, max(1, chunk_size))
     if n == 1:
         for chunk in chunks:

@@ -14,8 +14,9 @@ through the file's :class:`~cleaner.types.OffsetMap` so records point into the
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 from .boilerplate import BoilerplateLabeler
@@ -26,6 +27,7 @@ from .errors import InputError
 from .fixes import repair_text
 from .html import extract_html, looks_like_html
 from .inputs import InputRef, plan_inputs, read_input
+from .parallel import map_ordered
 from .report import FileReport, Report
 from .segment import segment_text
 from .types import CanonicalArticle, DecodedFile, FileArticles, Labels, Problem, Repair
@@ -56,6 +58,117 @@ def segment_file(decoded: DecodedFile, config: CleanConfig) -> FileArticles:
     return FileArticles(decoded, tuple(replace(a, file=decoded.name) for a in seg.articles), seg.removed)
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """One input after the per-file stage (decode, repair, segment): what
+    :meth:`Cleaner.add_prepared` keeps. Built by :func:`prepare_bytes` or
+    :func:`prepare_text`, in this process or a worker."""
+
+    report: FileReport
+    found: FileArticles | None = None
+    counters: tuple[tuple[str, int], ...] = ()
+
+
+def prepare_bytes(name: str, data: bytes, config: CleanConfig) -> Prepared:
+    """Decode, repair and segment one file. Bad content never raises: the
+    report says what was wrong.
+
+    >>> p = prepare_bytes("a.txt", "讲话\\n同志们:\\n今天我们召开全市工作会议,部署下半年的工作任务。".encode("gb18030"), CleanConfig())
+    >>> p.report.encoding, len(p.found.articles)
+    ('gb18030', 1)
+    """
+    try:
+        decoded = decode_bytes(data, name, config)
+    except InputError as exc:
+        return Prepared(FileReport(file=name, status="error", bytes=len(data), problems=(exc.problem,)))
+    counters: tuple[tuple[str, int], ...] = ()
+    if name.lower().endswith(HTML_SUFFIXES) or looks_like_html(decoded.decoded):
+        decoded = _from_html(decoded, config)
+        counters = (("html_pages", 1),)
+    return replace(_segmented(decoded, config), counters=counters)
+
+
+def prepare_text(name: str, text: str, config: CleanConfig, meta: Mapping[str, Any] | None = None) -> Prepared:
+    """Repair and segment text that needs no charset decoding (JSONL input).
+
+    >>> prepare_text("r1", "", CleanConfig()).report.status
+    'error'
+    """
+    if not text.strip():
+        return Prepared(FileReport(file=name, status="error", bytes=0, problems=(Problem("empty", f"{name}: text is empty"),)))
+    repaired = repair_text(text, config.repair)
+    decoded = DecodedFile(
+        name=name,
+        encoding="text",
+        decoded=text,
+        text=repaired.text,
+        offsets=repaired.offsets,
+        repairs=repaired.repairs,
+        problems=repaired.problems,
+        size=len(text.encode("utf-8", "surrogatepass")),
+        meta=dict(meta or {}),
+    )
+    return _segmented(decoded, config)
+
+
+def _prepare_item(item: tuple[str, str, Any, Any], config: CleanConfig) -> Prepared:
+    kind, name, payload, meta = item
+    if kind == "bytes":
+        return prepare_bytes(name, payload, config)
+    return prepare_text(name, payload, config, meta)
+
+
+def _from_html(page: DecodedFile, config: CleanConfig) -> DecodedFile:
+    """Reduce an HTML page to its main text before anything else.
+
+    From here on the page's "decoded text" is the extracted text: record
+    offsets index it (the HTML source has no spans for extracted
+    paragraphs), and the record's repairs say so.
+    """
+    extracted = extract_html(page.decoded)
+    repaired = repair_text(extracted.text, config.repair)
+    meta = dict(page.meta)
+    for key in ("author", "date"):
+        if extracted.meta.get(key):
+            meta[key] = extracted.meta[key]
+    if extracted.title:
+        meta["page_title"] = extracted.title
+    return DecodedFile(
+        name=page.name,
+        encoding=page.encoding,
+        decoded=extracted.text,
+        text=repaired.text,
+        offsets=repaired.offsets,
+        repairs=(
+            *[r for r in page.repairs if r.start is None],
+            Repair("html", f"main text extracted with {extracted.extractor}; offsets index the extracted text"),
+            *repaired.repairs,
+        ),
+        problems=page.problems + repaired.problems,
+        confidence=page.confidence,
+        size=page.size,
+        meta=meta,
+    )
+
+
+def _segmented(decoded: DecodedFile, config: CleanConfig) -> Prepared:
+    found = segment_file(decoded, config)
+    problems = list(decoded.problems)
+    if not found.articles:
+        problems.append(Problem("no-articles", f"{decoded.name}: no article text found"))
+    report = FileReport(
+        file=decoded.name,
+        status="ok" if found.articles else "empty",
+        bytes=decoded.size,
+        encoding=decoded.encoding,
+        confidence=decoded.confidence,
+        articles=len(found.articles),
+        repairs=decoded.repairs,
+        problems=tuple(problems),
+    )
+    return Prepared(report, found)
+
+
 class Cleaner:
     """Feeds inputs through decode → repair → segment, then builds records.
 
@@ -66,83 +179,48 @@ class Cleaner:
     ['工作会议讲话']
     """
 
-    def __init__(self, config: CleanConfig | None = None, known_boilerplate: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        config: CleanConfig | None = None,
+        known_boilerplate: Mapping[str, str] | None = None,
+        *,
+        workers: int = 1,
+    ) -> None:
         """``known_boilerplate``: learned patterns from earlier runs (see
-        :attr:`CleanResult.learned`), applied to these inputs too."""
+        :attr:`CleanResult.learned`), applied to these inputs too.
+        ``workers``: processes for the batch verbs (:meth:`add_refs`,
+        :meth:`add_texts`) and for :meth:`finish`; 0 means every core. The
+        default, 1, never starts a process (a server's request handler)."""
         self.config = config or CleanConfig()
         self.known_boilerplate = dict(known_boilerplate or {})
+        self.workers = workers
         self.report = Report()
         self.files: list[FileArticles] = []
         self.counters: Counter[str] = Counter()
         self._labeler: BoilerplateLabeler | None = None
 
     # -- feeding ---------------------------------------------------------
+    def add_prepared(self, prepared: Prepared) -> int:
+        """Keep one input's per-file result; return its number of articles."""
+        self.report.add_file(prepared.report)
+        for name, n in prepared.counters:
+            self.counters[name] += n
+        if prepared.found is None:
+            return 0
+        self.files.append(prepared.found)
+        return len(prepared.found.articles)
+
     def add_bytes(self, name: str, data: bytes) -> int:
         """Decode, repair and segment one file; return the number of articles found.
 
         A file that cannot be processed is recorded in the report with its
         problem and yields 0 articles; nothing raises for bad content.
         """
-        try:
-            decoded = decode_bytes(data, name, self.config)
-        except InputError as exc:
-            self.add_problem(name, exc.problem, size=len(data))
-            return 0
-        if name.lower().endswith(HTML_SUFFIXES) or looks_like_html(decoded.decoded):
-            decoded = self._from_html(decoded)
-        return self._add_decoded(decoded)
-
-    def _from_html(self, page: DecodedFile) -> DecodedFile:
-        """Reduce an HTML page to its main text before anything else.
-
-        From here on the page's "decoded text" is the extracted text: record
-        offsets index it (the HTML source has no spans for extracted
-        paragraphs), and the record's repairs say so.
-        """
-        extracted = extract_html(page.decoded)
-        repaired = repair_text(extracted.text, self.config.repair)
-        meta = dict(page.meta)
-        for key in ("author", "date"):
-            if extracted.meta.get(key):
-                meta[key] = extracted.meta[key]
-        if extracted.title:
-            meta["page_title"] = extracted.title
-        self.counters["html_pages"] += 1
-        return DecodedFile(
-            name=page.name,
-            encoding=page.encoding,
-            decoded=extracted.text,
-            text=repaired.text,
-            offsets=repaired.offsets,
-            repairs=(
-                *[r for r in page.repairs if r.start is None],
-                Repair("html", f"main text extracted with {extracted.extractor}; offsets index the extracted text"),
-                *repaired.repairs,
-            ),
-            problems=page.problems + repaired.problems,
-            confidence=page.confidence,
-            size=page.size,
-            meta=meta,
-        )
+        return self.add_prepared(prepare_bytes(name, data, self.config))
 
     def add_text(self, name: str, text: str, meta: Mapping[str, Any] | None = None) -> int:
         """Repair and segment text that needs no charset decoding (JSONL input)."""
-        if not text.strip():
-            self.add_problem(name, Problem("empty", f"{name}: text is empty"), size=0)
-            return 0
-        repaired = repair_text(text, self.config.repair)
-        decoded = DecodedFile(
-            name=name,
-            encoding="text",
-            decoded=text,
-            text=repaired.text,
-            offsets=repaired.offsets,
-            repairs=repaired.repairs,
-            problems=repaired.problems,
-            size=len(text.encode("utf-8", "surrogatepass")),
-            meta=dict(meta or {}),
-        )
-        return self._add_decoded(decoded)
+        return self.add_prepared(prepare_text(name, text, self.config, meta))
 
     def add_ref(self, ref: InputRef) -> int:
         """Read and add one planned input (file or archive member)."""
@@ -153,29 +231,61 @@ class Cleaner:
             return 0
         return self.add_bytes(ref.name, data)
 
+    def add_refs(self, refs: Iterable[InputRef], on_progress: Callable[[str], None] | None = None) -> int:
+        """:meth:`add_ref` for many inputs, the per-file stage on ``workers``
+        processes (inputs are read here, in order; results kept in order).
+        ``on_progress(name)`` is called as each input is done."""
+
+        def items() -> Iterable[tuple[str, str, Any, Any]]:
+            for ref in refs:
+                try:
+                    data = read_input(ref, self.config.input)
+                except InputError as exc:
+                    yield ("problem", ref.name, exc.problem, ref.size or 0)
+                    continue
+                yield ("bytes", ref.name, data, None)
+
+        return self._add_many(items(), on_progress)
+
+    def add_texts(
+        self,
+        records: Iterable[tuple[str, str, Mapping[str, Any] | None]],
+        on_progress: Callable[[str], None] | None = None,
+    ) -> int:
+        """:meth:`add_text` for many ``(name, text, meta)`` records, on
+        ``workers`` processes, results kept in input order."""
+        return self._add_many((("text", n, t, m) for n, t, m in records), on_progress)
+
+    def _add_many(self, items: Iterable[tuple[str, str, Any, Any]], on_progress: Callable[[str], None] | None) -> int:
+        problems: list[tuple[str, Problem, int]] = []
+
+        def work() -> Iterable[tuple[str, str, Any, Any]]:
+            for item in items:
+                if item[0] == "problem":
+                    problems.append((item[1], item[2], item[3]))
+                    continue
+                yield item
+
+        found = 0
+        work_fn = partial(_prepare_item, config=self.config)
+        for prepared in map_ordered(work_fn, work(), workers=self.workers, chunk_size=8):
+            while problems:  # inputs that failed to read, in their turn
+                name, problem, size = problems.pop(0)
+                self.add_problem(name, problem, size)
+                if on_progress is not None:
+                    on_progress(name)
+            found += self.add_prepared(prepared)
+            if on_progress is not None:
+                on_progress(prepared.report.file)
+        for name, problem, size in problems:
+            self.add_problem(name, problem, size)
+            if on_progress is not None:
+                on_progress(name)
+        return found
+
     def add_problem(self, name: str, problem: Problem, size: int = 0) -> None:
         """Record an input that could not be processed at all."""
         self.report.add_file(FileReport(file=name, status="error", bytes=size, problems=(problem,)))
-
-    def _add_decoded(self, decoded: DecodedFile) -> int:
-        found = segment_file(decoded, self.config)
-        problems = list(decoded.problems)
-        if not found.articles:
-            problems.append(Problem("no-articles", f"{decoded.name}: no article text found"))
-        self.files.append(found)
-        self.report.add_file(
-            FileReport(
-                file=decoded.name,
-                status="ok" if found.articles else "empty",
-                bytes=decoded.size,
-                encoding=decoded.encoding,
-                confidence=decoded.confidence,
-                articles=len(found.articles),
-                repairs=decoded.repairs,
-                problems=tuple(problems),
-            )
-        )
-        return len(found.articles)
 
     # -- labelling --------------------------------------------------------
     def label(self, files: list[FileArticles]) -> Labels:
@@ -189,31 +299,51 @@ class Cleaner:
         return labels
 
     # -- output ----------------------------------------------------------
-    def finish(self) -> CleanResult:
-        """Build canonical records from everything added so far."""
+    def iter_records(self, on_cluster: Callable[[int, int], None] | None = None) -> Iterator[CanonicalArticle]:
+        """Label, cluster and merge everything added so far; yield records
+        as each cluster is merged (clusters in the order of their first
+        member), so they can be written as they come. Once the last is out,
+        :attr:`report` is complete. ``on_cluster(done, total)`` reports
+        progress."""
         labels = self.label(self.files)
         builder = RecordBuilder(self.config)
-        records = builder.build(self.files, labels)
-        self.counters.update(builder.counters)
-        self.report.records = len(records)
-        self.report.counters = dict(sorted(self.counters.items()))
         by_file: dict[str, Counter[str]] = {}
-        for rec in records:
+        n = 0
+        for rec in builder.iter_records(self.files, labels, workers=self.workers, on_cluster=on_cluster):
+            n += 1
             for rem in rec.removed:
                 by_file.setdefault(rem.file, Counter())[rem.reason] += 1
+            yield rec
+        self.counters.update(builder.counters)
+        self.report.records = n
+        self.report.counters = dict(sorted(self.counters.items()))
         for fr in self.report.files:
             fr.removed.clear()
             fr.removed.update(by_file.get(fr.file, {}))
-        learned = dict(self._labeler.learned) if self._labeler is not None else {}
-        return CleanResult(records, self.report, list(self.files), learned)
+
+    @property
+    def learned(self) -> dict[str, str]:
+        """Boilerplate learned from repetition so far (see :attr:`CleanResult.learned`)."""
+        return dict(self._labeler.learned) if self._labeler is not None else {}
+
+    def finish(self, on_cluster: Callable[[int, int], None] | None = None) -> CleanResult:
+        """Build canonical records from everything added so far, in the order
+        :meth:`iter_records` makes them (which does not depend on input order)."""
+        records = list(self.iter_records(on_cluster))
+        return CleanResult(records, self.report, list(self.files), self.learned)
 
 
 def clean_files(
     paths: Iterable[str],
     config: CleanConfig | None = None,
-    on_progress: Callable[[InputRef], None] | None = None,
+    on_progress: Callable[[str], None] | None = None,
+    *,
+    workers: int = 0,
 ) -> CleanResult:
     """Clean files, folders and archives; return records and report.
+
+    ``workers``: processes to use (0: every core; 1: none started).
+    ``on_progress(name)`` is called as each input is done.
 
     >>> import tempfile, pathlib
     >>> d = pathlib.Path(tempfile.mkdtemp())
@@ -221,33 +351,39 @@ def clean_files(
     >>> len(clean_files([str(d)]).articles)
     1
     """
-    cleaner = Cleaner(config)
-    for ref in plan_inputs(paths, cleaner.config.input):
-        cleaner.add_ref(ref)
-        if on_progress is not None:
-            on_progress(ref)
+    cleaner = Cleaner(config, workers=workers)
+    cleaner.add_refs(plan_inputs(paths, cleaner.config.input), on_progress)
     return cleaner.finish()
 
 
 def clean_texts(
     records: Iterable[Mapping[str, Any]],
     config: CleanConfig | None = None,
+    *,
+    workers: int = 0,
 ) -> CleanResult:
     """Clean ``{"id", "text"}`` records (the JSONL contract) already in memory.
+
+    ``workers``: processes to use (0: every core; 1: none started).
 
     >>> res = clean_texts([{"id": "r1", "text": "讲话\\n同志们:\\n今天我们召开全市工作会议,部署下半年的工作任务。"}])
     >>> res.articles[0].sources[0].file
     'r1'
     """
-    cleaner = Cleaner(config)
-    for n, rec in enumerate(records, start=1):
-        rid = str(rec.get("id", f"record-{n}"))
-        text = rec.get("text")
-        if not isinstance(text, str):
-            cleaner.add_problem(rid, Problem("invalid-record", f'{rid}: record has no string "text"'))
-            continue
-        cleaner.add_text(rid, text, rec.get("meta") if isinstance(rec.get("meta"), Mapping) else None)
+    cleaner = Cleaner(config, workers=workers)
+
+    def texts() -> Iterable[tuple[str, str, Mapping[str, Any] | None]]:
+        for n, rec in enumerate(records, start=1):
+            rid = str(rec.get("id", f"record-{n}"))
+            text = rec.get("text")
+            if not isinstance(text, str):
+                cleaner.add_problem(rid, Problem("invalid-record", f'{rid}: record has no string "text"'))
+                continue
+            meta = rec.get("meta")
+            yield rid, text, meta if isinstance(meta, Mapping) else None
+
+    cleaner.add_texts(texts())
     return cleaner.finish()
 
 
-__all__ = ["Cleaner", "CleanResult", "FileArticles", "article_id", "clean_files", "clean_texts", "segment_file"]
+__all__ = ["Cleaner", "CleanResult", "Prepared", "prepare_bytes", "prepare_text", "FileArticles", "article_id", "clean_files", "clean_texts", "segment_file"]

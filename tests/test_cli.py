@@ -117,7 +117,15 @@ def test_nothing_processable_exits_non_zero(tmp_path: Path, capsys: pytest.Captu
 
 @pytest.mark.parametrize(
     "argv",
-    [["clean"], ["clean", "x.txt"], ["clean", "-", "-o", "o"], ["clean", "x", "-o", "o", "--script", "klingon"], ["frobnicate"]],
+    [
+        ["clean"],
+        ["clean", "x.txt"],
+        ["clean", "-", "-o", "o"],
+        ["clean", "x", "-o", "o", "--script", "klingon"],
+        ["clean", "x", "-o", "o", "--workers", "-1"],
+        ["clean", "x", "-o", "o", "--workers", "two"],
+        ["frobnicate"],
+    ],
 )
 def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
@@ -173,6 +181,32 @@ def test_progress_bar_is_drawn_when_asked(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0
     assert "5/5" in proc.stderr and "results written to" in proc.stderr
+
+
+def test_progress_covers_merging_and_records_stream_out(tmp_path: Path) -> None:
+    """Two progress phases (reading inputs, merging clusters) on two worker
+    processes; the output folder holds a complete articles.jsonl (no .part
+    left) equal to the one-process run."""
+    runs = {}
+    for workers in ("1", "2"):
+        out = tmp_path / f"o{workers}"
+        proc = subprocess.run(
+            CLEANER + ["clean", str(SEEDS_DIR), "-o", str(out), "--progress", "--workers", workers],
+            capture_output=True, text=True, timeout=120,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert "reading" in proc.stderr and "merging" in proc.stderr and "cluster" in proc.stderr
+        assert not (out / "articles.jsonl.part").exists()
+        runs[workers] = _read_out(out)[0]
+    assert runs["2"] == runs["1"]
+
+
+def test_an_unwritable_output_folder_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x", encoding="utf-8")
+    code = main(["clean", str(SEEDS_DIR), "-o", str(blocker / "out"), "--no-progress", "-q"])
+    assert code == 1
+    assert "cannot write" in capsys.readouterr().err
 
 
 def test_explain_shows_removals_with_reasons(capsys: pytest.CaptureFixture[str]) -> None:

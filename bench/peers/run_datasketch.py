@@ -50,4 +50,4 @@ def dedup(args: argparse.Namespace, docs: list[tuple[str, str]]) -> tuple[list[l
 
 
 if __name__ == "__main__":
-    raise SystemExit(run_main("datasketch+xxhash" if HASH == "xxhash" else "datasketch", dedup))
+    raise SystemExit(run_main("datasketch+xxhash" if HASH == "xxhash" else "datasketch", dedup, preload=("datasketch",)))

@@ -114,4 +114,4 @@ def dedup(args: argparse.Namespace, docs: list[tuple[str, str]]) -> tuple[list[l
 
 if __name__ == "__main__":
     os.environ.setdefault("DATATROVE_COLORIZE_LOGS", "0")
-    raise SystemExit(run_main("datatrove", dedup))
+    raise SystemExit(run_main("datatrove", dedup, preload=("datatrove.pipeline.dedup.minhash", "datatrove.executor.local", "datatrove.pipeline.readers", "datatrove.utils.word_tokenizers")))

@@ -46,6 +46,7 @@ def clusters_from_records(records: list[dict[str, Any]]) -> list[list[str]]:
 
 def dedup(args: argparse.Namespace, docs: list[tuple[str, str]]) -> tuple[list[list[str]], str]:
     import cleaner
+    from cleaner.parallel import resolve_workers
 
     result = cleaner.clean_texts({"id": d, "text": t} for d, t in docs)
     records = result.records()
@@ -53,8 +54,8 @@ def dedup(args: argparse.Namespace, docs: list[tuple[str, str]]) -> tuple[list[l
     with open(path, "w", encoding="utf-8") as fh:
         for rec in records:
             fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
-    return clusters_from_records(records), f"cleaner {cleaner.__version__}, clean_texts (full pipeline), 1 process; records: {path}"
+    return clusters_from_records(records), f"cleaner {cleaner.__version__}, clean_texts (full pipeline), {resolve_workers(0)} processes; records: {path}"
 
 
 if __name__ == "__main__":
-    raise SystemExit(run_main("ours", dedup))
+    raise SystemExit(run_main("ours", dedup, preload=("cleaner.pipeline",)))

@@ -2,11 +2,11 @@
 
     python bench/peers/run_ours_dedup.py --input docs.jsonl --out result.json
 
-A hook for the near-duplicate step being built in ``cleaner/cluster.py``.
-Until that module exports ``cluster_texts`` this runner reports
-"could not run" (status 3) and the harness prints that. Accepted return
-shapes, so the hook needs no change when the function lands: an iterable of
-groups of ids, or a mapping ``id -> cluster label``.
+Each document is repaired (mojibake), keyed (t2s, width, punctuation,
+masks), shingled and sketched in worker processes (every core), then
+clustered with the same verification and no-chaining rules as the full
+pipeline. Accepted return shapes: an iterable of groups of ids, or a
+mapping ``id -> cluster label``.
 """
 
 from __future__ import annotations
@@ -35,10 +35,11 @@ def dedup(args: argparse.Namespace, docs: list[tuple[str, str]]) -> tuple[list[l
     except ImportError as exc:
         raise ImportError(f"cleaner.cluster.cluster_texts is not available yet ({exc})") from exc
     import cleaner
+    from cleaner.parallel import resolve_workers
 
     out = cluster_texts([{"id": d, "text": t} for d, t in docs])
-    return _groups(out), f"cleaner {cleaner.__version__}, cleaner.cluster.cluster_texts, 1 process"
+    return _groups(out), f"cleaner {cleaner.__version__}, cleaner.cluster.cluster_texts, {resolve_workers(0)} processes"
 
 
 if __name__ == "__main__":
-    raise SystemExit(run_main("ours (dedup only)", dedup))
+    raise SystemExit(run_main("ours (dedup only)", dedup, preload=("cleaner.cluster",)))

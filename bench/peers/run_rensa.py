@@ -35,4 +35,4 @@ def dedup(args: argparse.Namespace, docs: list[tuple[str, str]]) -> tuple[list[l
 
 
 if __name__ == "__main__":
-    raise SystemExit(run_main("rensa", dedup))
+    raise SystemExit(run_main("rensa", dedup, preload=("rensa",)))

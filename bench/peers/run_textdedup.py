@@ -68,4 +68,4 @@ def dedup(args: argparse.Namespace, docs: list[tuple[str, str]]) -> tuple[list[l
 
 
 if __name__ == "__main__":
-    raise SystemExit(run_main("text-dedup", dedup))
+    raise SystemExit(run_main("text-dedup", dedup, preload=("text_dedup.minhash",)))
