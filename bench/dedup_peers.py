@@ -478,31 +478,50 @@ def _git_state() -> str:
 _DOCS_PER_MIB = 3000 / 38.5
 
 
-def main(argv: Iterable[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench.dedup_peers", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--docs", type=int, default=3000, help="documents (300 for a quick run)")
-    ap.add_argument(
-        "--mib",
-        type=float,
-        default=None,
-        help="size the corpus in MiB instead (10, 50, 200; about 78 documents a MiB)",
-    )
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--workers", type=int, default=2, help="processes for datatrove and text-dedup")
-    ap.add_argument("--tools", default="", help="comma-separated subset of: " + ", ".join(t.name for t in TOOLS))
-    ap.add_argument("--timeout", type=float, default=1200.0, help="seconds per tool")
-    ap.add_argument("--workdir", default=str(ROOT / "bench" / ".cache" / "dedup-peers"))
-    ap.add_argument("--json", dest="json_out", default=None, help="write every figure to this JSON file")
-    args = ap.parse_args(list(argv) if argv is not None else None)
-    if args.mib is not None:
-        if args.mib <= 0:
-            ap.error("--mib must be positive")
-        args.docs = max(1, round(args.mib * _DOCS_PER_MIB))
+def format_targets(rows: list[dict[str, Any]]) -> str:
+    """The issue's targets, checked on this run's rows."""
+    by = {r["tool"]: r for r in rows if r.get("ok")}
+    peers = [r for r in by.values() if not r["tool"].startswith("ours")]
+    lines: list[str] = []
+    full, dedup = by.get("ours"), by.get("ours (dedup only)")
+    if full:
+        lines.append(f"- full pipeline: {full['mib_s']:.2f} MiB/s (target >= 10)")
+    if dedup and peers:
+        fastest = max(peers, key=lambda r: r["mib_s"])
+        ratio = dedup["mib_s"] / fastest["mib_s"] if fastest["mib_s"] else 0.0
+        lines.append(f"- duplicate detection alone: {dedup['mib_s']:.2f} MiB/s = {ratio:.2f}x the fastest peer "
+                     f"({fastest['tool']}, {fastest['mib_s']:.2f} MiB/s; target >= 2x)")
+    ds = by.get("datasketch")
+    if ds:
+        for r in (full, dedup):
+            if r:
+                lines.append(f"- peak memory, {r['tool']}: {r['peak_pss_mib']:.0f} MiB = "
+                             f"{r['peak_pss_mib'] / ds['peak_pss_mib']:.2f}x datasketch's {ds['peak_pss_mib']:.0f} MiB (target <= 1x)")
+    return "\n".join(lines)
 
+
+def format_scaling(runs: list[tuple[float, list[dict[str, Any]]]]) -> str:
+    """Seconds of work per MiB for each tool at each corpus size, and the
+    spread (largest / smallest; the target for ours is within 1.2)."""
+    tools = [r["tool"] for r in runs[0][1]]
+    head = "| tool | " + " | ".join(f"{mib:.0f} MiB: s/MiB" for mib, _ in runs) + " | largest / smallest |"
+    lines = [head, "|" + "|".join(["---"] * (len(runs) + 2)) + "|"]
+    for tool in tools:
+        per: list[float | None] = []
+        for mib, rows in runs:
+            r = next((x for x in rows if x["tool"] == tool and x.get("ok")), None)
+            per.append(r["work_s"] / mib if r else None)
+        ok = [x for x in per if x]
+        spread = f"{max(ok) / min(ok):.2f}" if len(ok) > 1 else "-"
+        lines.append(f"| {tool} | " + " | ".join(f"{x:.3f}" if x else "-" for x in per) + f" | {spread} |")
+    return "\n".join(lines)
+
+
+def run_size(args: argparse.Namespace, n_docs: int, git_state: str) -> tuple[float, list[dict[str, Any]]]:
+    """Generate one corpus, run every selected tool on it, print its tables."""
     t = time.perf_counter()
-    git_state = _git_state()  # before the runs: others may commit meanwhile
-    corpus = make_doc_corpus(args.seed, args.docs)
-    work = Path(args.workdir) / f"seed{args.seed}-docs{args.docs}"
+    corpus = make_doc_corpus(args.seed, n_docs)
+    work = Path(args.workdir) / f"seed{args.seed}-docs{n_docs}"
     docs_path = corpus.write(work)
     mib = corpus.nbytes / MIB
     n_clusters = len(set(corpus.gold().values()))
@@ -549,18 +568,58 @@ def main(argv: Iterable[str] | None = None) -> int:
                   f"mean {c['canonical_mean']:.4f}, min {c['canonical_min']:.4f}, "
                   f">= 0.99: {c['canonical_at_least_0.99']}; records {c['records']}, "
                   f"records mixing sources {c['mixed_records']}")
+    targets = format_targets(rows)
+    if targets:
+        print("\ntargets\n\n" + targets)
     print()
     for r in rows:
         if r.get("notes"):
             print(f"- {r['tool']}: {r['notes']}")
+    return mib, rows
+
+
+def main(argv: Iterable[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.dedup_peers", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--docs", type=int, default=3000, help="documents (300 for a quick run)")
+    ap.add_argument(
+        "--mib",
+        default=None,
+        help="size the corpus in MiB instead (about 78 documents a MiB); several sizes, "
+        "comma-separated (10,50,200), run one after the other and add a time-per-MiB table",
+    )
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--workers", type=int, default=2, help="processes for datatrove and text-dedup")
+    ap.add_argument("--tools", default="", help="comma-separated subset of: " + ", ".join(t.name for t in TOOLS))
+    ap.add_argument("--timeout", type=float, default=1200.0, help="seconds per tool")
+    ap.add_argument("--workdir", default=str(ROOT / "bench" / ".cache" / "dedup-peers"))
+    ap.add_argument("--json", dest="json_out", default=None, help="write every figure to this JSON file")
+    args = ap.parse_args(list(argv) if argv is not None else None)
+    sizes: list[int] = [args.docs]
+    if args.mib is not None:
+        try:
+            mibs = [float(x) for x in str(args.mib).split(",") if x.strip()]
+        except ValueError:
+            ap.error(f"--mib takes sizes in MiB, comma-separated, not {args.mib!r}")
+        if not mibs or any(m <= 0 for m in mibs):
+            ap.error("--mib sizes must be positive")
+        sizes = [max(1, round(m * _DOCS_PER_MIB)) for m in mibs]
+
+    git_state = _git_state()  # before the runs: others may commit meanwhile
+    runs: list[tuple[float, list[dict[str, Any]]]] = []
+    for n_docs in sizes:
+        runs.append(run_size(args, n_docs, git_state))
+        print()
+    if len(runs) > 1:
+        print("time per MiB by corpus size (work seconds / MiB)")
+        print()
+        print(format_scaling(runs))
     if args.json_out:
         payload = {
             "date": _dt.datetime.now().isoformat(timespec="seconds"),
             "cleaner": git_state,
             "machine": {"cores": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
             "command": " ".join([Path(sys.executable).name, "-m", "bench.dedup_peers", *(argv or sys.argv[1:])]),
-            "corpus": {"docs": len(corpus.docs), "mib": mib, "clusters": n_clusters, "seed": args.seed, "mix": dict(mix)},
-            "rows": rows,
+            "runs": [{"mib": mib, "rows": rows} for mib, rows in runs],
         }
         Path(args.json_out).write_text(json.dumps(payload, ensure_ascii=False, indent=1), encoding="utf-8")
     return 0

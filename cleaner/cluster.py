@@ -39,16 +39,26 @@ from .config import ClusterConfig
 import re
 
 from .index import BandIndex
-from .parallel import map_ordered
+from .parallel import map_ordered, resolve_workers
 from .segment import parse_ordinal
 from .shingle import match_keys, shingle_hashes, shingle_hashes_text
 from .sketch import MinHasher
 
 
 
+_ASCII_LETTERS = bytes(range(ord("A"), ord("Z") + 1)) + bytes(range(ord("a"), ord("z") + 1))
+
+
 def _mostly_latin(text: str) -> bool:
-    letters = sum(1 for ch in text[:2000] if ch.isascii() and ch.isalpha())
-    return letters > 0.5 * max(1, len(text[:2000]))
+    """More than half of the first 2000 characters are ASCII letters.
+
+    >>> _mostly_latin("The cat sat."), _mostly_latin("同志们: hello")
+    (True, False)
+    """
+    head = text[:2000]
+    ascii_bytes = head.encode("ascii", "ignore")  # C speed, not a loop per character
+    letters = len(ascii_bytes) - len(ascii_bytes.translate(None, _ASCII_LETTERS))
+    return letters > 0.5 * max(1, len(head))
 
 
 # A top-level section heading: 三、… / 3、… (not (三), which is a sub-level).
@@ -601,26 +611,36 @@ class ArticleClusterer:
         order = np.argsort(h, kind="stable")
         h, o = h[order], o[order]
         starts = np.flatnonzero(np.r_[True, h[1:] != h[:-1]])
-        ends = np.r_[starts[1:], len(h)]
-        shared: dict[tuple[int, int], int] = defaultdict(int)
-        for s, e in zip(starts.tolist(), ends.tolist()):
-            if e - s < 2 or e - s > cfg.max_bucket:
-                continue
-            ids = o[s:e].tolist()
-            for a in range(len(ids)):
-                for b in range(a + 1, len(ids)):
-                    x, y = ids[a], ids[b]
-                    shared[(x, y) if x < y else (y, x)] += 1
+        sizes = np.diff(np.r_[starts, len(h)])
+        keep = (sizes >= 2) & (sizes <= cfg.max_bucket)
+        member = np.flatnonzero(np.repeat(keep, sizes))  # positions in kept buckets
+        starts, sizes = starts[keep], sizes[keep]
+        # Every pair inside every bucket at once: for bucket member k, its
+        # partners are the members after it. Pairs are coded x * n + y.
+        n = len(node_sets)
+        if len(starts):
+            ends = np.repeat(starts + sizes, sizes)
+            partners = ends - member - 1
+            first = np.repeat(member, partners)
+            offset = np.arange(len(first)) - np.repeat(np.cumsum(partners) - partners, partners)
+            second = first + 1 + offset
+            x, y = o[first], o[second]
+            lo, hi = np.minimum(x, y), np.maximum(x, y)
+            codes, counts = np.unique(lo * n + hi, return_counts=True)
+            shared = dict(zip(codes.tolist(), counts.tolist()))
+        else:
+            shared = {}
         # A piece contained in another shares most of its samples with it:
         # require a share of the smaller side's samples, not just a few common
         # phrases (which long unrelated speeches always have).
-        counts = np.bincount(o, minlength=len(node_sets))
+        counts = np.bincount(o, minlength=n).tolist()
         share = min(cfg.containment_min, cfg.word_containment_min) / 2
-        return {
-            (x, y)
-            for (x, y), c in shared.items()
-            if c >= max(cfg.min_shared_samples, share * min(counts[x], counts[y]))
-        }
+        out: set[tuple[int, int]] = set()
+        for code, c in shared.items():
+            x, y = divmod(code, n)
+            if x != y and c >= max(cfg.min_shared_samples, share * min(counts[x], counts[y])):
+                out.add((x, y))
+        return out
 
 
 class TextFeatures(NamedTuple):
@@ -688,6 +708,8 @@ def cluster_texts(
             ids.append(str(r["id"]))
             yield str(r["text"])
 
+    if resolve_workers(workers) > 1:
+        text_features("预热 warm-up", cfg)  # load OpenCC and the tables once, before the workers fork
     feats = list(map_ordered(partial(text_features, config=cfg), texts(), workers=workers, chunk_size=32))
     clusters = clusterer.cluster(
         [f.text for f in feats],

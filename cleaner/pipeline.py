@@ -27,13 +27,14 @@ from .errors import InputError
 from .fixes import repair_text
 from .html import extract_html, looks_like_html
 from .inputs import InputRef, plan_inputs, read_input
-from .parallel import map_ordered
+from .parallel import map_ordered, resolve_workers
 from .report import FileReport, Report
 from .segment import segment_text
 from .types import CanonicalArticle, DecodedFile, FileArticles, Labels, Problem, Repair
 
 
 HTML_SUFFIXES = (".html", ".htm", ".xhtml", ".shtml")
+_WARM_UP = "工作会议讲话\n同志们:\n今天我们召开全市工作会议,部署下半年的工作任务。(本文来源于网络)"
 
 
 @dataclass
@@ -268,6 +269,10 @@ class Cleaner:
 
         found = 0
         work_fn = partial(_prepare_item, config=self.config)
+        if resolve_workers(self.workers) > 1:
+            # Load OpenCC, the rule pack and their tables here, once, so the
+            # forked workers inherit them instead of each loading its own.
+            prepare_text("warm-up", _WARM_UP, self.config)
         for prepared in map_ordered(work_fn, work(), workers=self.workers, chunk_size=8):
             while problems:  # inputs that failed to read, in their turn
                 name, problem, size = problems.pop(0)

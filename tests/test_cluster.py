@@ -193,3 +193,30 @@ def test_leader_pass_equals_every_pair_linked(seed: int) -> None:
     assert sorted(map(sorted, got)) == sorted(map(sorted, want))
     assert fast.counters["satellites"] > 100  # the leader pass did fold copies
     assert fast.counters["verified_pairs"] < slow.counters["verified_pairs"] / 2
+
+
+def _containment_candidates_naive(clusterer: ArticleClusterer, sets: list[np.ndarray]) -> set[tuple[int, int]]:
+    """The sampled-shingle rule written out pair by pair."""
+    cfg = clusterer.config
+    mod = np.uint64(cfg.sample_mod)
+    sampled = [set(s[s % mod == 0].tolist()) if len(s) >= cfg.min_shingles else set() for s in sets]
+    owners: dict[int, int] = {}
+    for smp in sampled:
+        for h in smp:
+            owners[h] = owners.get(h, 0) + 1
+    share = min(cfg.containment_min, cfg.word_containment_min) / 2
+    out = set()
+    for x in range(len(sets)):
+        for y in range(x + 1, len(sets)):
+            common = sum(1 for h in sampled[x] & sampled[y] if owners[h] <= cfg.max_bucket)
+            if common and common >= max(cfg.min_shared_samples, share * min(len(sampled[x]), len(sampled[y]))):
+                out.add((x, y))
+    return out
+
+
+@given(st.lists(st.lists(st.integers(0, 400), min_size=0, max_size=120), min_size=0, max_size=12))
+@settings(max_examples=150, deadline=None)
+def test_containment_candidates_equal_the_pairwise_rule(raw: list[list[int]]) -> None:
+    clusterer = ArticleClusterer(ClusterConfig(sample_mod=2, min_shingles=5, max_bucket=6))
+    sets = [np.unique(np.array(xs, dtype=np.uint64)) for xs in raw]
+    assert clusterer._containment_candidates(sets) == _containment_candidates_naive(clusterer, sets)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rapidfuzz import fuzz
 
 import cleaner
@@ -119,3 +121,15 @@ def test_no_merge_keeps_articles_apart_and_names_their_cluster(tmp_path, seeds: 
     out = tmp_path / "o"
     assert main(["clean", str(SEEDS_DIR / SEED_001), "-o", str(out), "--no-merge", "-q", "--no-progress"]) == 0
     assert (out / "articles.jsonl").read_text(encoding="utf-8").count('"cluster": "c-') == len(apart.articles)
+
+
+@given(st.text(alphabet="ab \n\r同志们", max_size=30))
+@settings(max_examples=300, deadline=None)
+def test_text_to_raw_fast_path_equals_the_walk(raw: str) -> None:
+    """Blocks whose text is their raw slice take a shortcut; it must give
+    what walking both strings gives."""
+    from cleaner.strip import _walk, text_to_raw
+
+    assert text_to_raw(raw, raw) == _walk(raw, raw)
+    joined = raw.replace("\r", "").replace("\n", "")
+    assert text_to_raw(joined, raw) == _walk(joined, raw)
