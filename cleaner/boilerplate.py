@@ -23,6 +23,14 @@ when it repeats **and** there is evidence:
 "Unrelated" comes from the same block groups: two articles sharing at least
 ``related_share`` of their blocks are copies, and copies form one cluster
 (union-find), so a paragraph repeated among copies of one speech is content.
+
+Speed. A scraped corpus is mostly copies of few articles, so the same block
+texts, match keys and spans come back again and again. :meth:`label` asks
+each text-only question (rule matches, site cues) once per distinct text,
+groups blocks by distinct match key before LSH, and counts n-grams with numpy
+over distinct (text, cluster) pairs. ``BoilerplateLabeler(reference=True)``
+runs the plain algorithms instead (one question per block, every block in
+the LSH index); tests assert both give identical labels.
 """
 
 from __future__ import annotations
@@ -37,7 +45,7 @@ import numpy as np
 
 from .config import BoilerplateConfig
 from .index import BandIndex
-from .rules import Rule, RulePack, default_pack, glued_page_number
+from .rules import Rule, RuleMatch, RulePack, TextGate, default_pack, glued_page_number
 from .shingle import match_keys, shingle_hashes, shingle_hashes_many
 from .sketch import MinHasher, exact_jaccard
 from .types import Article, Block, Cut
@@ -57,8 +65,85 @@ _CLOSE = ")）】]〕」』"
 class _BlockInfo:
     ref: BlockRef
     text: str  # block text after rule cuts
-    origin: tuple[int, ...]  # for each char of text (and its end), the offset in the block text
+    # For each char of text (and its end), the offset in the block text;
+    # None when no cut applied (the identity: most blocks).
+    origin: tuple[int, ...] | None
     length: int  # length of the block text
+
+    def at(self, i: int) -> int:
+        """Offset in the block text of position ``i`` of :attr:`text`."""
+        return i if self.origin is None else self.origin[i]
+
+
+class _Scan:
+    """The text-only questions one :meth:`BoilerplateLabeler.label` call
+    asks. Fast (``cache=True``): rule questions go to a
+    :class:`~cleaner.rules.RuleScanner` primed with every block text, site
+    questions are gated by the labeler's :class:`~cleaner.rules.TextGate`
+    masks, read for many texts at once, and every answer is kept per
+    distinct text. Reference (``cache=False``): the plain implementations,
+    asked every time.
+
+    Caches live for one call only: a long-lived labeler must not grow with
+    every batch it has seen.
+    """
+
+    def __init__(self, labeler: BoilerplateLabeler, texts: Iterable[str], cache: bool) -> None:
+        self.labeler = labeler
+        self.cached = cache
+        rules = labeler.rules
+        self.line: Callable[[str], Rule | None] = rules._match_line_reference
+        self.edge: Callable[[str], Rule | None] = rules.match_edge
+        self.inline: Callable[[str], list[RuleMatch]] = rules.find_inline
+        self._cut: dict[tuple[str, tuple[Cut, ...]], tuple[str, tuple[int, ...]]] = {}
+        self._site_masks: dict[str, int] = {}
+        self._speaks: dict[str, bool] = {}
+        self._evidence: dict[str, bool] = {}
+        if cache:
+            scanner = rules.scanner(texts)
+            self.line, self.edge, self.inline = scanner.match_line, scanner.match_edge, scanner.find_inline
+
+    def cut(self, text: str, block_cuts: Sequence[Cut]) -> tuple[str, tuple[int, ...]]:
+        """:func:`apply_cuts`, once per distinct (text, cuts)."""
+        if not self.cached:
+            return apply_cuts(text, block_cuts)
+        key = (text, tuple(block_cuts))
+        out = self._cut.get(key)
+        if out is None:
+            out = self._cut[key] = apply_cuts(text, block_cuts)
+        return out
+
+    def prepare_site(self, texts: Iterable[str]) -> None:
+        """Read the site gate's masks of many texts in one pass."""
+        if self.cached:
+            todo = [t for t in dict.fromkeys(texts) if t not in self._site_masks]
+            self._site_masks.update(zip(todo, self.labeler._site_gate.masks(todo)))
+
+    def site_mask(self, text: str) -> int:
+        """The site gate's mask of ``text`` (see :meth:`prepare_site`)."""
+        mask = self._site_masks.get(text)
+        if mask is None:
+            mask = self._site_masks[text] = self.labeler._site_gate.mask(text)
+        return mask
+
+    def speaks(self, text: str, mask: int | None = None) -> bool:
+        """:meth:`BoilerplateLabeler.speaks_about_site`. ``mask``: the site
+        gate's mask of ``text`` or of a text containing it (a superset)."""
+        if not self.cached:
+            return self.labeler._speaks_about_site_reference(text)
+        out = self._speaks.get(text)
+        if out is None:
+            out = self._speaks[text] = self.labeler._speaks_gated(text, self.site_mask(text) if mask is None else mask)
+        return out
+
+    def evidence(self, text: str, mask: int | None = None) -> bool:
+        """:meth:`BoilerplateLabeler.site_evidence` (``mask`` as for :meth:`speaks`)."""
+        if not self.cached:
+            return self.labeler._site_evidence_reference(text)
+        out = self._evidence.get(text)
+        if out is None:
+            out = self._evidence[text] = self.labeler._evidence_gated(text, self.site_mask(text) if mask is None else mask)
+        return out
 
 
 class UnionFind:
@@ -89,6 +174,12 @@ class BoilerplateLabeler:
 
     Long-lived: build once with a config and a rule pack, call :meth:`label`
     per batch. ``counters`` counts what each mechanism removed.
+    ``reference=True`` runs the plain (slow) algorithms, for tests.
+
+    >>> from cleaner.types import Article, Block
+    >>> art = Article("a.txt", 0, 0, 9, "", (Block(0, 5, "同志们:"), Block(6, 9, "— — 6")))
+    >>> BoilerplateLabeler().label([[art]])[(0, 0, 1)][0].rule
+    'page-dash'
     """
 
     def __init__(
@@ -96,14 +187,21 @@ class BoilerplateLabeler:
         config: BoilerplateConfig | None = None,
         rules: RulePack | None = None,
         known: dict[str, str] | None = None,
+        *,
+        reference: bool = False,
     ) -> None:
         self.config = config or BoilerplateConfig()
         self.rules = rules or (RulePack.load(self.config.rules_path) if self.config.rules_path else default_pack())
         self.hasher = MinHasher(self.config.num_perm)
+        self.reference = reference
         site = self.rules.get("site-notice")
         self._cues = tuple(site.cues) if site is not None and site.cues else ()
         url = self.rules.get("url")
         self._url = url.pattern if url is not None else None
+        # Bit 0: the URL pattern, bit i + 1: cue i. Most texts asked about
+        # lack what all but a few need, which alone are searched.
+        self._site_gate = TextGate(([self._url] if self._url is not None else []) + list(self._cues))
+        self._cue_bits = tuple((c, 1 << (i + (self._url is not None))) for i, c in enumerate(self._cues))
         self.counters: dict[str, int] = defaultdict(int)
         # Learned boilerplate: templated block key -> learned rule id. ``known``
         # comes from earlier batches (a collection remembers it); ``learned``
@@ -120,9 +218,7 @@ class BoilerplateLabeler:
         >>> BoilerplateLabeler().site_evidence("以上几点意见供大家参考")
         False
         """
-        if self._url is not None and self._url.search(text):
-            return True
-        return any(c.search(text) for c in self._cues)
+        return self._site_evidence_reference(text)
 
     def speaks_about_site(self, text: str) -> bool:
         """Evidence that a repeated text is about the site, not the subject:
@@ -136,40 +232,79 @@ class BoilerplateLabeler:
         ...                       "职工的积极性空前高涨,各项工作都走在了全局的前列,为全市经济发展作出了贡献。")
         False
         """
+        return self._speaks_about_site_reference(text)
+
+    def _site_evidence_reference(self, text: str) -> bool:
+        """:meth:`site_evidence` the plain way: every pattern in turn."""
+        if self._url is not None and self._url.search(text):
+            return True
+        return any(c.search(text) for c in self._cues)
+
+    def _speaks_about_site_reference(self, text: str) -> bool:
+        """:meth:`speaks_about_site` the plain way: every pattern in turn."""
         if self._url is not None and self._url.search(text):
             return True
         hits = sum(1 for c in self._cues if c.search(text))
         return hits >= (1 if len(text) <= self.config.short_notice_chars else 2)
 
+    def _evidence_gated(self, text: str, mask: int) -> bool:
+        """:meth:`site_evidence`, searching only the patterns ``mask`` (the
+        site gate's mask of the text or of a text containing it) allows."""
+        if not mask:
+            return False
+        if self._url is not None and mask & 1 and self._url.search(text):
+            return True
+        return any(mask & bit and c.search(text) for c, bit in self._cue_bits)
+
+    def _speaks_gated(self, text: str, mask: int) -> bool:
+        """:meth:`speaks_about_site`, searching only what ``mask`` allows."""
+        if not mask:
+            return False
+        if self._url is not None and mask & 1 and self._url.search(text):
+            return True
+        need = 1 if len(text) <= self.config.short_notice_chars else 2
+        hits = 0
+        for c, bit in self._cue_bits:
+            if mask & bit and c.search(text):
+                hits += 1
+                if hits >= need:  # more cues change nothing
+                    return True
+        return False
+
     # -- the step ----------------------------------------------------------
     def label(self, articles_by_file: Sequence[Sequence[Article]]) -> dict[BlockRef, list[Cut]]:
         """Cuts per block for every article of every file (index order as given)."""
+        scan = _Scan(
+            self, (b.text for articles in articles_by_file for art in articles for b in art.blocks), not self.reference
+        )
         cuts: dict[BlockRef, list[Cut]] = {}
         infos: list[_BlockInfo] = []
         for fi, articles in enumerate(articles_by_file):
             for art in articles:
-                self._rule_cuts(fi, art, cuts, infos)
+                self._rule_cuts(fi, art, cuts, infos, scan)
         if not self.config.repetition or not infos:
             return cuts
-        cluster_of = self._repeated_blocks(infos, cuts)
-        self._repeated_spans(infos, cluster_of, cuts)
+        if self.reference:
+            cluster_of = self._repeated_blocks_reference(infos, cuts, scan)
+            self._repeated_spans_reference(infos, cluster_of, cuts, scan)
+        else:
+            cluster_of = self._repeated_blocks(infos, cuts, scan)
+            self._repeated_spans(infos, cluster_of, cuts, scan)
         return cuts
 
     # -- 1. rules ----------------------------------------------------------
-    def _rule_cuts(self, fi: int, art: Article, cuts: dict[BlockRef, list[Cut]], infos: list[_BlockInfo]) -> None:
-        rules = self.rules
+    def _rule_cuts(
+        self, fi: int, art: Article, cuts: dict[BlockRef, list[Cut]], infos: list[_BlockInfo], scan: _Scan
+    ) -> None:
         blocks = art.blocks
         whole: dict[int, Cut] = {}
-        memo: dict[int, Rule | None] = {}
+        match_edge = scan.edge
 
         def edge(bi: int) -> Rule | None:
-            # Peeling and link lists ask about the same blocks: scan each once.
-            if bi not in memo:
-                memo[bi] = rules.match_edge(blocks[bi].text)
-            return memo[bi]
+            return match_edge(blocks[bi].text)
 
         for bi, block in enumerate(blocks):
-            rule = rules.match_line(block.text)
+            rule = scan.line(block.text)
             if rule is not None:
                 whole[bi] = Cut(0, len(block.text), rule.category, rule.id)
         # Notices sit at the edges: peel each end inward, taking every notice
@@ -189,21 +324,26 @@ class BoilerplateLabeler:
                 glued = glued_page_number(blocks[bi - 1].text, text)
                 if glued:
                     cuts.setdefault((fi, art.index, bi), []).append(Cut(0, glued, "page-number", "glued-page-number"))
-            for m in rules.find_inline(text):
+            for m in scan.inline(text):
                 cuts.setdefault((fi, art.index, bi), []).append(
                     Cut(m.start, m.end, m.rule.category, m.rule.id, m.replacement)
                 )
+        counters = self.counters
         for bi, cut in whole.items():
             cuts[(fi, art.index, bi)] = [cut]
-            self.counters[f"rule:{cut.rule}"] += 1
+            counters[f"rule:{cut.rule}"] += 1
         for bi, block in enumerate(blocks):
             if bi in whole:
                 continue
             ref = (fi, art.index, bi)
-            text, origin = apply_cuts(block.text, cuts.get(ref, ()))
-            for c in cuts.get(ref, ()):
-                self.counters[f"rule:{c.rule}"] += 1
-            infos.append(_BlockInfo(ref, text, origin, len(block.text)))
+            block_cuts = cuts.get(ref)
+            if block_cuts:
+                text, origin = scan.cut(block.text, block_cuts)
+                for c in block_cuts:
+                    counters[f"rule:{c.rule}"] += 1
+                infos.append(_BlockInfo(ref, text, origin, len(block.text)))
+            else:
+                infos.append(_BlockInfo(ref, block.text, None, len(block.text)))
 
     def _peel(self, blocks: Sequence[Block], whole: dict[int, Cut], edge: Callable[[int], Rule | None]) -> None:
         n = len(blocks)
@@ -265,8 +405,13 @@ class BoilerplateLabeler:
                     continue
             bi += 1
 
-    # -- 2. repeated blocks -------------------------------------------------
-    def _repeated_blocks(self, infos: list[_BlockInfo], cuts: dict[BlockRef, list[Cut]]) -> dict[tuple[int, int], int]:
+    # -- 2. repeated blocks (reference) ---------------------------------------
+    def _repeated_blocks_reference(
+        self, infos: list[_BlockInfo], cuts: dict[BlockRef, list[Cut]], scan: _Scan
+    ) -> dict[tuple[int, int], int]:
+        """Step 2 the plain way: every block is keyed and indexed on its own.
+        :meth:`_repeated_blocks` must give the same cuts, learned rules,
+        counters and clusters."""
         cfg = self.config
         templated = [_DIGITS.sub("0", _TITLE_IN_BOOK.sub("《》", i.text)) for i in infos]
         keys = match_keys(templated)
@@ -306,7 +451,7 @@ class BoilerplateLabeler:
             # Only content counts towards "these two articles are copies":
             # shared notices and salutations would relate everything.
             head = infos[members[0]]
-            if len(keys[members[0]]) < cfg.related_min_key or self.site_evidence(head.text):
+            if len(keys[members[0]]) < cfg.related_min_key or scan.evidence(head.text):
                 continue
             arts = sorted({article_ids[infos[i].ref[:2]] for i in members})
             if 1 < len(arts) <= cfg.max_group_articles:
@@ -325,7 +470,7 @@ class BoilerplateLabeler:
             clusters = {cluster_of[infos[i].ref[:2]] for i in members}
             if len(clusters) < cfg.min_unrelated:
                 continue
-            if not any(self.speaks_about_site(infos[i].text) for i in members[:8]):
+            if not any(scan.speaks(infos[i].text) for i in members[:8]):
                 continue
             rule = "learned-block:" + hashlib.blake2b(keys[members[0]].encode(), digest_size=5).hexdigest()
             self.learned[keys[members[0]]] = rule
@@ -342,10 +487,16 @@ class BoilerplateLabeler:
                     self.counters["known-block"] += 1
         return cluster_of
 
-    # -- 3. repeated inline spans -------------------------------------------
-    def _repeated_spans(
-        self, infos: list[_BlockInfo], cluster_of: dict[tuple[int, int], int], cuts: dict[BlockRef, list[Cut]]
+    # -- 3. repeated inline spans (reference) ---------------------------------
+    def _repeated_spans_reference(
+        self,
+        infos: list[_BlockInfo],
+        cluster_of: dict[tuple[int, int], int],
+        cuts: dict[BlockRef, list[Cut]],
+        scan: _Scan,
     ) -> None:
+        """Step 3 the plain way: n-grams of every block, a loop per block.
+        :meth:`_repeated_spans` must give the same cuts and counters."""
         cfg = self.config
         k = cfg.inline_ngram
         live = [i for i, info in enumerate(infos) if len(info.text) > k and not _whole_cut(cuts.get(info.ref), info.length)]
@@ -385,13 +536,142 @@ class BoilerplateLabeler:
                     continue  # too short, or the whole block (that is step 2's business)
                 s, e = _widen_to_brackets(info.text, s, e)
                 span = info.text[s:e]
-                if not self.speaks_about_site(span):
+                if not scan.speaks(span):
                     continue
                 rule = "learned-inline:" + hashlib.blake2b(span.encode(), digest_size=5).hexdigest()
-                block_cuts = block_cuts + [Cut(info.origin[s], info.origin[e - 1] + 1, "watermark", rule)]
+                block_cuts = block_cuts + [Cut(info.at(s), info.at(e - 1) + 1, "watermark", rule)]
                 self.counters["learned-inline"] += 1
             if block_cuts:
                 cuts[info.ref] = block_cuts
+
+    # -- 2. repeated blocks ---------------------------------------------------
+    def _repeated_blocks(
+        self, infos: list[_BlockInfo], cuts: dict[BlockRef, list[Cut]], scan: _Scan
+    ) -> dict[tuple[int, int], int]:
+        """Group near-identical blocks, relate copies, learn repeated notices.
+
+        Same result as :meth:`_repeated_blocks_reference`, but blocks with
+        the same match key are keyed, sketched and compared once: copies of
+        a block cost a dict lookup, not an LSH entry and a Jaccard each.
+        Returns the cluster of every article (``(file, article)`` -> id).
+        """
+        cfg = self.config
+        keys = _block_keys([info.text for info in infos])
+        scan.prepare_site(info.text for info in infos)  # steps 2 and 3 ask about these
+        key_ids: dict[str, int] = {}
+        kid = [key_ids.setdefault(key, len(key_ids)) for key in keys]
+        roots = _key_roots(list(key_ids), kid, self.hasher, cfg)
+        groups: dict[int, list[int]] = defaultdict(list)
+        for i, key in enumerate(keys):
+            if key:
+                r = roots[kid[i]]
+                groups[i if r < 0 else r].append(i)
+
+        # Articles that share a good part of their blocks are copies.
+        article_ids: dict[tuple[int, int], int] = {}
+        aid_of: list[int] = []
+        blocks_per_article: dict[int, int] = defaultdict(int)
+        for info in infos:
+            aid = article_ids.setdefault(info.ref[:2], len(article_ids))
+            aid_of.append(aid)
+            blocks_per_article[aid] += 1
+        content: list[list[int]] = []  # article ids of each group that may relate articles
+        for members in groups.values():
+            # Only content counts towards "these two articles are copies":
+            # shared notices and salutations would relate everything.
+            # (The cheap tests first: a lone block relates nothing.)
+            if len(members) < 2 or len(keys[members[0]]) < cfg.related_min_key:
+                continue
+            arts = sorted({aid_of[i] for i in members})
+            if 1 < len(arts) <= cfg.max_group_articles and not scan.evidence(infos[members[0]].text):
+                content.append(arts)
+        sizes = [blocks_per_article[a] for a in range(len(article_ids))]
+        article_root = _related_articles(content, sizes, cfg.related_share)
+        cluster_of = {ref: article_root[aid] for ref, aid in article_ids.items()}
+
+        for members in groups.values():
+            if len(members) < 2:
+                continue
+            clusters = {article_root[aid_of[i]] for i in members}
+            if len(clusters) < cfg.min_unrelated:
+                continue
+            if not any(scan.speaks(infos[i].text) for i in members[:8]):
+                continue
+            rule = "learned-block:" + hashlib.blake2b(keys[members[0]].encode(), digest_size=5).hexdigest()
+            self.learned[keys[members[0]]] = rule
+            for i in members:
+                cuts[infos[i].ref] = [Cut(0, infos[i].length, "boilerplate", rule)]
+                self.counters["learned-block"] += 1
+        # Patterns learned earlier (a collection's memory) apply to new text
+        # even where it does not repeat within this batch.
+        if self.known:
+            for i, key in enumerate(keys):
+                rule = self.known.get(key)
+                if rule is not None and not _whole_cut(cuts.get(infos[i].ref), infos[i].length):
+                    cuts[infos[i].ref] = [Cut(0, infos[i].length, "boilerplate", rule)]
+                    self.counters["known-block"] += 1
+        return cluster_of
+
+    # -- 3. repeated inline spans -------------------------------------------
+    def _repeated_spans(
+        self,
+        infos: list[_BlockInfo],
+        cluster_of: dict[tuple[int, int], int],
+        cuts: dict[BlockRef, list[Cut]],
+        scan: _Scan,
+    ) -> None:
+        """Learn watermarks: runs of repeated n-grams that speak about the site.
+
+        Same result as :meth:`_repeated_spans_reference`. Whether an n-gram
+        repeats depends only on its text, so runs, spans and their verdicts
+        are worked out once per distinct block text, for all texts in one
+        numpy pass; only blocks whose text has a watermark are visited.
+        """
+        cfg = self.config
+        k = cfg.inline_ngram
+        text_ids: dict[str, int] = {}
+        live: list[int] = []
+        owner: list[int] = []
+        for i, info in enumerate(infos):
+            if len(info.text) > k and not _whole_cut(cuts.get(info.ref), info.length):
+                live.append(i)
+                owner.append(text_ids.setdefault(info.text, len(text_ids)))
+        if not live:
+            return
+        texts = list(text_ids)
+        clusters = [cluster_of[infos[i].ref[:2]] for i in live]
+        # A watermark must speak about the site, and a span can only do so
+        # if its text can: runs are only wanted in such texts (though every
+        # text's n-grams count towards what repeats).
+        masks = [scan.site_mask(t) for t in texts]
+        runs = _repeated_runs(texts, owner, clusters, k, cfg.inline_min_unrelated, [m != 0 for m in masks])
+        # Per distinct text: the learned spans it carries, in text order.
+        found: dict[int, list[tuple[int, int, str]]] = {}
+        rule_of: dict[str, str] = {}
+        for t, s, e in runs:
+            text = texts[t]
+            if e - s < cfg.inline_min_chars or e - s > len(text) - cfg.inline_min_chars:
+                continue  # too short, or the whole block (that is step 2's business)
+            s, e = _widen_to_brackets(text, s, e)
+            span = text[s:e]
+            if not scan.speaks(span, masks[t]):
+                continue
+            rule = rule_of.get(span)
+            if rule is None:
+                rule = rule_of[span] = "learned-inline:" + hashlib.blake2b(span.encode(), digest_size=5).hexdigest()
+            found.setdefault(t, []).append((s, e, rule))
+        if not found:
+            return
+        for i, t in zip(live, owner):
+            spans = found.get(t)
+            if spans is None:
+                continue
+            info = infos[i]
+            block_cuts = list(cuts.get(info.ref, ()))
+            for s, e, rule in spans:
+                block_cuts.append(Cut(info.at(s), info.at(e - 1) + 1, "watermark", rule))
+                self.counters["learned-inline"] += 1
+            cuts[info.ref] = block_cuts
 
 
 def _link_like(text: str) -> bool:
@@ -445,3 +725,254 @@ def _widen_to_brackets(text: str, s: int, e: int) -> tuple[int, int]:
                 return i, j + 1
             break
     return s, e
+
+
+def _block_keys(texts: Sequence[str]) -> list[str]:
+    """The templated match key of each block text (titles in 《》 and digits
+    templated away), keying each distinct text once.
+
+    >>> _block_keys(["见《关于2019年的通知》第3条", "见《另一个通知》第45条", "见《关于2019年的通知》第3条"])
+    ['见第0条', '见第0条', '见第0条']
+    """
+    text_ids: dict[str, int] = {}
+    tid = [text_ids.setdefault(t, len(text_ids)) for t in texts]
+    templated_ids: dict[str, int] = {}
+    to_templated = [
+        templated_ids.setdefault(_DIGITS.sub("0", _TITLE_IN_BOOK.sub("《》", t)), len(templated_ids)) for t in text_ids
+    ]
+    keys = match_keys(list(templated_ids))
+    key_of_text = [keys[j] for j in to_templated]
+    return [key_of_text[t] for t in tid]
+
+
+def _key_roots(keys: Sequence[str], kid: Sequence[int], hasher: MinHasher, cfg: BoilerplateConfig) -> list[int]:
+    """For each distinct match key, the block (index into ``kid``) its blocks
+    are grouped under, or -1 when each of its blocks stays on its own.
+
+    Reproduces, on distinct keys, what indexing every block does (see
+    :meth:`BoilerplateLabeler._repeated_blocks_reference`): blocks with one
+    key share all band hashes, so they share every LSH bucket; the head of
+    a bucket (its first block) takes every block of its own key and of each
+    key within ``block_threshold`` Jaccard of it. A key that never heads a
+    bucket nor joins one leaves its blocks apart: possible, if unlikely,
+    when all its buckets are headed by earlier, less similar keys.
+
+    ``keys`` must be in order of first block (``kid`` maps block -> key).
+
+    >>> cfg = BoilerplateConfig()
+    >>> _key_roots(["同志们这次会议开得很好", "完全不同的另外一段内容"], [0, 1, 0, 1, 1], MinHasher(cfg.num_perm), cfg)
+    [0, 1]
+    """
+    n = len(keys)
+    first = [-1] * n
+    for i, j in enumerate(kid):
+        if first[j] < 0:
+            first[j] = i
+    hashes, offsets = shingle_hashes_many(keys, cfg.shingle_k)
+    sigs = hasher.signatures_flat(hashes, offsets)
+    index = BandIndex(cfg.block_threshold, cfg.num_perm)
+    bands = index.band_hashes(sigs)
+    # As BandIndex.add_many: empty signatures (empty keys) are not indexed.
+    empty = (sigs == np.iinfo(sigs.dtype).max).all(axis=1).tolist() if sigs.dtype.kind == "u" else [False] * n
+    buckets: dict[int, list[int]] = {}
+    for j, row in enumerate(bands.tolist()):
+        if empty[j]:
+            continue
+        for h in row:
+            bucket = buckets.get(h)
+            if bucket is None:
+                buckets[h] = [j]
+            else:
+                bucket.append(j)  # keys arrive in order: buckets stay sorted
+    uf = UnionFind(n)
+    grouped = [False] * n
+    bounds = offsets.tolist()
+    sets: dict[int, np.ndarray] = {}
+
+    def shingles(j: int) -> np.ndarray:
+        # The key's window hashes as a sorted set: shingle_hashes(key).
+        if j not in sets:
+            h = np.sort(hashes[bounds[j] : bounds[j + 1]])
+            sets[j] = h[np.r_[True, h[1:] != h[:-1]]] if len(h) else h
+        return sets[j]
+
+    for bucket in buckets.values():
+        # The bucket's head is the first block of its first key; it takes
+        # the other blocks of that key (a bucket of one key included, which
+        # holds two or more blocks whenever the key has several).
+        head = bucket[0]
+        grouped[head] = True
+        for other in bucket[1:]:
+            if other == head or uf.find(other) == uf.find(head):
+                continue
+            if _jaccard_sorted(shingles(head), shingles(other)) >= cfg.block_threshold:
+                uf.union(head, other)
+                grouped[other] = True
+    # UnionFind keeps the smallest key as root, whose first block is the
+    # smallest block of the group: the reference's root.
+    return [first[uf.find(j)] if grouped[j] else -1 for j in range(n)]
+
+
+def _jaccard_sorted(a: np.ndarray, b: np.ndarray) -> float:
+    """:func:`~cleaner.sketch.exact_jaccard` of two sorted sets of unique
+    values, without sorting them again (same formula, so the same float).
+
+    >>> _jaccard_sorted(np.array([1, 2, 3]), np.array([2, 3, 4]))
+    0.5
+    """
+    if len(a) == 0 or len(b) == 0:
+        return 0.0
+    if len(a) > len(b):
+        a, b = b, a
+    at = np.searchsorted(b, a)
+    at[at == len(b)] = 0
+    inter = int(np.count_nonzero(b[at] == a))
+    return inter / (len(a) + len(b) - inter)
+
+
+def _related_articles(content: Sequence[Sequence[int]], sizes: Sequence[int], share: float) -> list[int]:
+    """Cluster articles into copies: two articles are copies when they share
+    at least two content groups and at least ``share`` of the smaller one's
+    blocks; copies of copies are copies. Returns each article's cluster id
+    (its smallest member).
+
+    ``content`` lists the (sorted, distinct) articles of each content group;
+    ``sizes`` is each article's number of blocks.
+
+    Articles with the same groups and size (a *profile*: copies whose noise
+    left every paragraph in its group) relate to everyone alike, so pairs
+    are counted between profiles: the work grows with the distinct profiles
+    in a group, not with the square of its copies.
+
+    >>> _related_articles([[0, 1], [0, 1], [1, 2]], [4, 4, 4], 0.3)
+    [0, 0, 2]
+    """
+    n = len(sizes)
+    groups_of: list[list[int]] = [[] for _ in range(n)]
+    for g, arts in enumerate(content):
+        for a in arts:
+            groups_of[a].append(g)
+    profile_ids: dict[tuple[tuple[int, ...], int], int] = {}
+    members: list[list[int]] = []
+    profile = [-1] * n
+    for a, gs in enumerate(groups_of):
+        if gs:
+            p = profile[a] = profile_ids.setdefault((tuple(gs), sizes[a]), len(profile_ids))
+            if p == len(members):
+                members.append([])
+            members[p].append(a)
+    psize = [sizes[ms[0]] for ms in members]
+    linked = [False] * len(members)  # every member of the profile is one cluster
+    for p, ms in enumerate(members):
+        # Two articles of one profile share all its groups.
+        s = len(groups_of[ms[0]])
+        if len(ms) > 1 and s >= 2 and s >= share * psize[p]:
+            linked[p] = True
+    shared: dict[tuple[int, int], int] = defaultdict(int)
+    for arts in content:
+        ps = sorted({profile[a] for a in arts})
+        for x in range(len(ps)):
+            px = ps[x]
+            for y in range(x + 1, len(ps)):
+                shared[(px, ps[y])] += 1
+    uf = UnionFind(n)
+    for (p, q), s in shared.items():
+        if s >= 2 and s >= share * min(psize[p], psize[q]):
+            # Every member of p is a copy of every member of q: all are one.
+            uf.union(members[p][0], members[q][0])
+            linked[p] = linked[q] = True
+    for p, ms in enumerate(members):
+        if linked[p]:
+            for a in ms[1:]:
+                uf.union(ms[0], a)
+    return [uf.find(a) for a in range(n)]
+
+
+def _repeated_runs(
+    texts: Sequence[str],
+    owner: Sequence[int],
+    clusters: Sequence[int],
+    k: int,
+    min_clusters: int,
+    wanted: Sequence[bool] | None = None,
+) -> list[tuple[int, int, int]]:
+    """Runs of characters covered by repeated ``k``-grams, per distinct text.
+
+    ``texts`` are distinct block texts (each longer than ``k``); block ``j``
+    has text ``owner[j]`` and lies in article cluster ``clusters[j]``. A
+    ``k``-gram (compared by its 64-bit hash) is repeated when blocks of at
+    least ``min_clusters`` different clusters contain it. Returns
+    ``(text, start, end)`` for each maximal run of characters of a text
+    inside some repeated ``k``-gram, by text then position; only for the
+    texts ``wanted`` marks (default: all).
+
+    >>> _repeated_runs(["甲乙丙丁戊己", "子甲乙丙丁丑"], [0, 1, 1], [0, 1, 2], 4, 3)
+    [(0, 0, 4), (1, 1, 5)]
+    """
+    ntext = len(texts)
+    want = np.ones(ntext, dtype=bool) if wanted is None else np.asarray(wanted, dtype=bool)
+    if not want.any():
+        return []
+    hashes, offsets = shingle_hashes_many(texts, k)
+    nwin = np.diff(offsets)
+    want_win = np.repeat(want, nwin)
+    if want.all():
+        kept = np.arange(len(hashes))
+    else:
+        # Only n-grams of wanted texts need counting: keep the windows whose
+        # hash may be one of theirs (a bitmap of low hash bits: no misses,
+        # a few strays), which sorts far fewer values.
+        mine = hashes[want_win]
+        bits = int(min(24, max(16, (8 * len(mine)).bit_length())))
+        low = np.uint64((1 << bits) - 1)
+        seen = np.zeros(1 << bits, dtype=bool)
+        seen[(mine & low).astype(np.int64)] = True
+        kept = np.flatnonzero(seen[(hashes & low).astype(np.int64)])
+    kept_text = np.searchsorted(offsets, kept, side="right") - 1
+    kept_count = np.bincount(kept_text, minlength=ntext)
+    kept_start = np.cumsum(kept_count) - kept_count
+    tid = np.asarray(owner, dtype=np.int64)
+    cl = np.asarray(clusters, dtype=np.int64)
+    # Each (cluster, text) pair once, cluster-major: copies within a
+    # cluster add nothing, and a stable sort by hash then leaves each hash's
+    # windows ordered by cluster, so distinct clusters are changes of value.
+    pairs = np.unique(cl * ntext + tid)
+    pcl, ptext = pairs // ntext, pairs % ntext
+    reps = kept_count[ptext]
+    total = int(reps.sum())
+    if total == 0:  # cannot happen (wanted texts keep their own windows)
+        return []
+    at = np.repeat(kept_start[ptext] - (np.cumsum(reps) - reps), reps) + np.arange(total)
+    win = kept[at]  # window of each kept (window, cluster) pair
+    pair_cluster = np.repeat(pcl, reps)
+    order = np.argsort(hashes[win], kind="stable")
+    win_sorted = win[order]
+    h_sorted = hashes[win_sorted]
+    c_sorted = pair_cluster[order]
+    new_hash = np.empty(total, dtype=bool)
+    new_hash[0] = True
+    np.not_equal(h_sorted[1:], h_sorted[:-1], out=new_hash[1:])
+    new_cluster = new_hash.copy()
+    new_cluster[1:] |= c_sorted[1:] != c_sorted[:-1]
+    run_id = np.cumsum(new_hash) - 1
+    per_hash = np.bincount(run_id, weights=new_cluster).astype(np.int64)
+    is_rep = np.zeros(len(hashes), dtype=bool)
+    is_rep[win_sorted[per_hash[run_id] >= min_clusters]] = True
+    is_rep &= want_win
+    if not is_rep.any():
+        return []
+    # Characters covered by a repeated window, all texts laid end to end
+    # with a gap after each so runs never join across texts.
+    lens = np.fromiter((len(t) for t in texts), dtype=np.int64, count=ntext)
+    base = np.zeros(ntext + 1, dtype=np.int64)
+    np.cumsum(lens + 1, out=base[1:])
+    w = np.flatnonzero(is_rep)
+    wtext = np.searchsorted(offsets, w, side="right") - 1
+    starts = base[wtext] + (w - offsets[wtext])
+    size = int(base[-1])
+    cover = np.bincount(starts, minlength=size + 1)[: size + 1] - np.bincount(starts + k, minlength=size + 1)[: size + 1]
+    covered = np.cumsum(cover[:size]) > 0
+    edges = np.diff(np.r_[0, covered.astype(np.int8), 0])
+    rs, re_ = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    rt = np.searchsorted(base, rs, side="right") - 1
+    return list(zip(rt.tolist(), (rs - base[rt]).tolist(), (re_ - base[rt]).tolist()))

@@ -25,12 +25,16 @@ from __future__ import annotations
 
 import functools
 import importlib.resources
+import itertools
 import re
 import tomllib
 import unicodedata
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
+
+import numpy as np
 
 __all__ = [
     "CATEGORIES",
@@ -38,8 +42,12 @@ __all__ = [
     "Rule",
     "RuleMatch",
     "RulePack",
+    "RuleScanner",
+    "TextGate",
+    "any_of",
     "default_pack",
     "glued_page_number",
+    "required_strings",
 ]
 
 #: Removal reasons a rule may carry (the ``reason`` of a record's removal).
@@ -53,6 +61,9 @@ UNESCAPE = "@html-unescape"
 # Inline rules that cover at least this share of a trimmed block make the
 # whole block noise for match_line (an <image> line, a lone URL line).
 _LINE_COVERAGE = 0.9
+# find_inline searches rule by rule when a text's characters allow at most
+# this many inline rules, else scans with the combined alternation.
+_FEW_RULES = 4
 # Default length limit of an edge notice, when a rule gives none.
 _EDGE_MAX_LEN = 200
 # How far back an ``unless_before`` guard looks (its pattern is anchored
@@ -467,6 +478,304 @@ def _first_chars(pattern: re.Pattern[str]) -> str | None:
 
 
 # ---------------------------------------------------------------------------
+# Alternations (one scan instead of one per pattern)
+# ---------------------------------------------------------------------------
+
+
+def _has_group_refs(pattern: re.Pattern[str]) -> bool:
+    """Whether ``pattern`` refers back to one of its groups (``\\1``,
+    ``(?(1)...)``): such a pattern changes meaning inside an alternation,
+    where its groups are renumbered. ``True`` when unsure."""
+    if pattern.groups == 0:
+        return False  # nothing to refer to (and named groups are refused)
+    try:
+        from re import _constants as C  # type: ignore[attr-defined]
+        from re import _parser as P  # type: ignore[attr-defined]
+    except ImportError:  # pragma: no cover - other Python versions
+        return True
+    refs = [getattr(C, n) for n in dir(C) if n.startswith("GROUPREF")]
+
+    def walk(node: Any) -> bool:
+        if isinstance(node, P.SubPattern):
+            node = node.data
+        if isinstance(node, (list, tuple)):
+            # Opcodes are singletons: compare by identity, since an opcode
+            # equals any plain int of its value.
+            if node and any(node[0] is r for r in refs):
+                return True
+            return any(walk(x) for x in node)
+        return False
+
+    try:
+        return walk(P.parse(pattern.pattern, pattern.flags))
+    except (LookupError, AttributeError, TypeError, ValueError, RecursionError, re.error):
+        return True  # the parser is internal: any surprise means "unsure"
+
+
+def any_of(patterns: Sequence[re.Pattern[str]]) -> re.Pattern[str] | None:
+    """One regex that matches (``search``, ``match``, ``fullmatch``) exactly
+    where at least one of ``patterns`` does, or ``None`` when they cannot be
+    combined safely (mixed flags other than IGNORECASE, verbose patterns,
+    back-references, global inline flags); callers then test each pattern.
+
+    Meant as a filter: one scan of a text instead of one per pattern. The
+    match it returns says nothing about *which* pattern matched.
+
+    >>> p = any_of([re.compile("ab"), re.compile("c", re.IGNORECASE)])
+    >>> bool(p.search("xxC")), p.search("xb") is None, bool(p.fullmatch("ab"))
+    (True, True, True)
+    >>> any_of([re.compile(r"(a)\\1")]) is None
+    True
+    """
+    if not patterns:
+        return None
+    base = patterns[0].flags & ~re.IGNORECASE
+    if base & re.VERBOSE:
+        return None  # a trailing comment would swallow the closing parenthesis
+    parts: list[str] = []
+    for p in patterns:
+        if p.flags & ~re.IGNORECASE != base or _has_group_refs(p):
+            return None
+        # Scoped flags keep each pattern's own case folding.
+        scoped = "(?i:" if p.flags & re.IGNORECASE else "(?:"
+        parts.append(f"{scoped}{p.pattern})")
+    try:
+        return re.compile("(?:" + "|".join(parts) + ")", base)
+    except re.error:  # e.g. a global inline flag such as (?i) mid-pattern
+        return None
+
+
+def _uncased(cp: int) -> bool:
+    """A character that IGNORECASE matching treats like any other: no case
+    mapping leads to or from it."""
+    ch = chr(cp)
+    return ch.lower() == ch and ch.upper() == ch and ch.casefold() == ch
+
+
+# Limits of required_strings: larger sets say too little to be worth a bit.
+_MAX_CLASS = 64  # characters of a class
+_MAX_STRINGS = 64  # strings of one set
+_MAX_COMBOS = 4  # sets an alternation may distribute into
+
+
+def _strength(strings: frozenset[str]) -> tuple[int, int]:
+    """How much a required set tells: longer strings, then fewer of them."""
+    return (min(map(len, strings)), -len(strings))
+
+
+def required_strings(pattern: re.Pattern[str]) -> list[frozenset[str]]:
+    r"""Sets of strings every match of ``pattern`` contains: at least one
+    string of each set (an empty list: nothing is known). A text that lacks
+    every string of one set cannot match. Strings are one or two characters:
+    pairs come from two characters the pattern must match side by side.
+
+    Read from the parsed pattern (the ``re`` parser, an internal API; any
+    surprise gives an empty list, which is always safe). Only what a match
+    must consume counts: optional parts, look-arounds, negated and large
+    classes give nothing. An alternation gives, for a few combinations of
+    one set per branch, their unions. Under IGNORECASE only characters
+    without case forms count.
+
+    >>> [sorted(s) for s in required_strings(re.compile(r"[^\s]{1,8}(?:站|吧)(?:小编)?(?:整理|收集)"))]
+    [['吧', '站'], ['收集', '整理']]
+    >>> [sorted(s) for s in required_strings(re.compile(r"相[关關]文章|上一篇"))]
+    [['上一', '文章']]
+    >>> required_strings(re.compile(r"a?b*"))
+    []
+    """
+    try:
+        from re import _constants as C  # type: ignore[attr-defined]
+        from re import _parser as P  # type: ignore[attr-defined]
+    except ImportError:  # pragma: no cover - other Python versions
+        return []
+    repeats = tuple(getattr(C, n) for n in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT") if hasattr(C, n))
+    atomic = getattr(C, "ATOMIC_GROUP", None)
+
+    def chars(op: Any, av: Any, icase: bool) -> frozenset[str] | None:
+        """The characters one node matches, when it matches exactly one."""
+        if op is C.LITERAL:
+            return frozenset(chr(av)) if not icase or _uncased(av) else None
+        if op is not C.IN:
+            return None
+        found: set[str] = set()
+        for iop, iav in av:
+            if iop is C.LITERAL and (not icase or _uncased(iav)):
+                found.add(chr(iav))
+            elif iop is C.RANGE and iav[1] - iav[0] < _MAX_CLASS:
+                if icase and not all(_uncased(cp) for cp in range(iav[0], iav[1] + 1)):
+                    return None
+                found.update(chr(cp) for cp in range(iav[0], iav[1] + 1))
+            else:  # NEGATE, categories, wide ranges, cased letters
+                return None
+        return frozenset(found) if 0 < len(found) <= _MAX_CLASS else None
+
+    def seq(sub: Any, icase: bool) -> list[frozenset[str]]:
+        out: list[frozenset[str]] = []
+        run: list[frozenset[str]] = []  # consecutive one-character nodes
+
+        def flush() -> None:
+            # Side by side characters give pairs: keep the smallest pair set
+            # (else the smallest single set).
+            pairs = [frozenset(x + y for x in a for y in b) for a, b in itertools.pairwise(run) if len(a) * len(b) <= _MAX_STRINGS]
+            if pairs:
+                out.append(min(pairs, key=len))
+            elif run:
+                out.append(min(run, key=len))
+            run.clear()
+
+        for op, av in sub:
+            cs = chars(op, av, icase)
+            if cs is not None:
+                run.append(cs)
+                continue
+            flush()
+            out.extend(one(op, av, icase))
+        flush()
+        return out
+
+    def one(op: Any, av: Any, icase: bool) -> list[frozenset[str]]:
+        if op is C.BRANCH:
+            options: list[list[frozenset[str]]] = []
+            for alt in av[1]:
+                sets = seq(alt, icase)
+                if not sets:
+                    return []  # this branch may match without any known string
+                options.append(sorted(sets, key=_strength, reverse=True))
+            # Each combination of one set per branch is required (a match
+            # takes some branch); try the strongest few.
+            combos: list[frozenset[str]] = [frozenset()]
+            for sets in options:
+                wider = [c | s for c in combos for s in sets[:_MAX_COMBOS]]
+                combos = sorted(wider, key=_strength, reverse=True)[:_MAX_COMBOS]
+            return [c for c in combos if len(c) <= _MAX_STRINGS]
+        if op is C.SUBPATTERN:
+            _group, add_flags, del_flags, sub = av
+            icase = bool((icase or add_flags & re.IGNORECASE) and not del_flags & re.IGNORECASE)
+            return seq(sub, icase)
+        if op in repeats:
+            lo, _hi, sub = av
+            return seq(sub, icase) if lo >= 1 else []
+        if atomic is not None and op is atomic:
+            return seq(av, icase)
+        return []  # look-arounds, anchors, ANY, back-references ...
+
+    try:
+        found = seq(P.parse(pattern.pattern, pattern.flags), bool(pattern.flags & re.IGNORECASE))
+    except (LookupError, AttributeError, TypeError, ValueError, RecursionError, re.error):
+        return []  # the parser is internal: any surprise means "nothing known"
+    return list(dict.fromkeys(found))
+
+
+class TextGate:
+    """Which of several patterns may match a text, judged from the
+    characters and character pairs it contains (see
+    :func:`required_strings`): a cheap necessary condition, so callers
+    search only the patterns that can match.
+
+    Each distinct required set is one bit; a text's bits are the sets it
+    has a string of; a pattern may match when all its sets' bits are there.
+    At most ``max_sets`` sets are used, the strongest first; a pattern left
+    with none may always match. :meth:`masks` reads many texts in one numpy
+    pass (use it for batches: one text costs tens of microseconds).
+
+    >>> gate = TextGate([re.compile("本站"), re.compile("小[编編]"), re.compile(".")])
+    >>> [bin(m) for m in gate.masks(["欢迎来本站", "小編推荐", "本小站"])]
+    ['0b101', '0b110', '0b100']
+    """
+
+    def __init__(self, patterns: Sequence[re.Pattern[str]], max_sets: int = 128) -> None:
+        # Sets with characters beyond the BMP are left out (codes are read
+        # clamped to 0x10000, where pairs could not be told apart).
+        per_pattern = [[s for s in required_strings(p) if max(map(ord, "".join(s))) < 0x10000] for p in patterns]
+        sets = sorted({s for ss in per_pattern for s in ss}, key=lambda s: (_strength(s), sorted(s)), reverse=True)
+        sets = sets[:max_sets]
+        index = {s: i for i, s in enumerate(sets)}
+        self._need = [sum(1 << index[s] for s in ss if s in index) for ss in per_pattern]
+        self._all = (1 << len(patterns)) - 1
+        self._words = max(1, (len(sets) + 63) // 64)
+        # Characters with bits get a row id (0: none) in a dense table over
+        # the BMP (entry 0x10000, where every character beyond it is read,
+        # stays 0); pairs are sorted codes, searched.
+        singles: dict[int, np.ndarray] = {}
+        pairs: dict[int, np.ndarray] = {}
+        for s, i in index.items():
+            word, bit = divmod(i, 64)
+            for string in s:
+                key = ord(string) if len(string) == 1 else ord(string[0]) << 21 | ord(string[1])
+                row = (singles if len(string) == 1 else pairs).setdefault(key, np.zeros(self._words, dtype=np.uint64))
+                row[word] |= np.uint64(1 << bit)
+        self._char_row = np.zeros(0x10000 + 1, dtype=np.int32)
+        for r, cp in enumerate(sorted(singles), 1):
+            self._char_row[cp] = r
+        self._row_bits = np.zeros((len(singles) + 1, self._words), dtype=np.uint64)
+        for r, cp in enumerate(sorted(singles), 1):
+            self._row_bits[r] = singles[cp]
+        self._pair_keys = np.array(sorted(pairs), dtype=np.int64)
+        self._pair_bits = np.array([pairs[k] for k in sorted(pairs)], dtype=np.uint64).reshape(-1, self._words)
+        self._pair_first = np.zeros(0x10000 + 1, dtype=bool)
+        for key in pairs:
+            self._pair_first[key >> 21] = True
+        # Text bits -> pattern mask: few distinct bit sets occur in practice.
+        self._masks: dict[int, int] = {}
+
+    def mask(self, text: str) -> int:
+        """Bit ``i`` is set when pattern ``i`` may match ``text``; a clear
+        bit means it cannot."""
+        return self.masks([text])[0]
+
+    def masks(self, texts: Sequence[str]) -> list[int]:
+        """:meth:`mask` of each text, all in one pass."""
+        texts = list(texts)
+        if not texts:
+            return []
+        lens = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
+        codes = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype="<u4")
+        if len(codes) != int(lens.sum()):  # cannot happen; be safe: everything may match
+            return [self._all] * len(texts)
+        codes = np.minimum(codes, 0x10000)
+        ends = np.cumsum(lens)  # exclusive end of each text in codes
+        # Only positions holding a gate character or pair carry bits: find
+        # them, then OR their bits into their text's row.
+        rows = self._char_row[codes]
+        at = np.flatnonzero(rows)
+        where = [at]
+        bits = [self._row_bits[rows[at]]]
+        if len(self._pair_keys) and len(codes) > 1:
+            # A pair starts at its first character, not at a text's last one
+            # (the next character belongs to the next text).
+            first = self._pair_first[codes[:-1]]
+            last = ends[(ends > 0) & (ends <= len(first))] - 1
+            first[last] = False
+            pos = np.flatnonzero(first)
+            keys = codes[pos].astype(np.int64) << 21 | codes[pos + 1].astype(np.int64)
+            j = np.searchsorted(self._pair_keys, keys)
+            j[j == len(self._pair_keys)] = 0
+            hit = self._pair_keys[j] == keys
+            where.append(pos[hit])
+            bits.append(self._pair_bits[j[hit]])
+        positions = np.concatenate(where)
+        per_text = np.zeros((len(texts), self._words), dtype=np.uint64)
+        if len(positions):
+            np.bitwise_or.at(per_text, np.searchsorted(ends, positions, side="right"), np.concatenate(bits))
+        out: list[int] = []
+        cache = self._masks
+        for row in per_text.tolist():
+            b = 0
+            for w, v in enumerate(row):
+                b |= v << (64 * w)
+            m = cache.get(b)
+            if m is None:
+                m = 0
+                for i, need in enumerate(self._need):
+                    if need & b == need:
+                        m |= 1 << i
+                if len(cache) < 65536:  # bounded; dict writes are atomic
+                    cache[b] = m
+            out.append(m)
+        return out
+
+
+# ---------------------------------------------------------------------------
 # The pack
 # ---------------------------------------------------------------------------
 
@@ -538,6 +847,12 @@ class RulePack:
         self._inline = tuple(r for r in self.rules if r.scope == "inline")
         self._line = tuple(r for r in self.rules if r.scope == "line")
         self._edge = tuple(r for r in self.rules if r.scope == "edge")
+        # A necessary condition for match_line: most blocks fullmatch no line
+        # rule, and one anchored attempt rejects them (None when the patterns
+        # cannot be combined: every rule is then tried). Not done for edge
+        # rules: their searches each skip ahead on a literal prefix, which an
+        # alternation loses (measured 5x slower).
+        self._line_any = any_of([r.pattern for r in self._line])
         # One alternation of every inline rule, in file order: one scan per
         # text instead of one per rule. Each rule sits in its own group, so
         # the outermost group that matched names the rule; scoped flags keep
@@ -559,6 +874,10 @@ class RulePack:
             for name, gi in self._combined.groupindex.items():
                 idx = int(name[1:])
                 self._group_rule[gi] = (idx, self._inline[idx])
+        self._firsts = firsts
+        self._parts = parts
+        self._scan_parts: tuple[TextGate, tuple[re.Pattern[str], ...], tuple[Any, ...]] | None = None
+        self._few: dict[int, list[tuple[int, re.Pattern[str]]]] = {}  # mask -> its rules, alone
 
     # -- construction -----------------------------------------------------
 
@@ -645,6 +964,52 @@ class RulePack:
             pos = e
         return out
 
+    def _find_few(self, text: str, mask: int) -> list[RuleMatch]:
+        """:meth:`find_inline` with only the rules in ``mask`` able to match.
+
+        Emulates the combined alternation: its match is the leftmost start
+        over all rules, the earliest rule winning a tie, with that rule's
+        own match there. Each rule's next match is kept until the scan
+        passes its start (a match at a position does not depend on where
+        the search began: anchors and look-behinds see the whole text).
+        """
+        rules = self._few.get(mask)
+        if rules is None:
+            alone = self._scan_setup()[1]
+            rules = [(i, alone[i]) for i in range(len(alone)) if mask >> i & 1]
+            if len(self._few) < 4096:  # bounded; dict writes are atomic
+                self._few[mask] = rules
+        heads: list[re.Match[str] | None] = [p.search(text) for _, p in rules]
+        out: list[RuleMatch] = []
+        if not any(heads):
+            return out  # the usual case: no rule matches at all
+        pos, n = 0, len(text)
+        while pos <= n:
+            best: re.Match[str] | None = None
+            at = 0
+            for j, (i, p) in enumerate(rules):
+                m = heads[j]
+                if m is not None and m.start() < pos:
+                    m = heads[j] = p.search(text, pos)
+                if m is not None and (best is None or m.start() < best.start()):
+                    best, at = m, i
+            if best is None:
+                break
+            s, e = best.span()
+            idx, rule = at, self._inline[at]
+            if rule.guarded and self._rejected(rule, text, s, e):
+                hit = self._match_after(text, s, idx)
+                if hit is None:
+                    pos = s + 1
+                    continue
+                rule, e = hit
+            if e <= s:  # never report an empty match
+                pos = s + 1
+                continue
+            out.append(RuleMatch(s, e, rule, self._replacement(rule, text, s, e)))
+            pos = e
+        return out
+
     def clean(self, text: str) -> tuple[str, list[RuleMatch]]:
         """Apply every inline match; return the cleaned text and the matches.
 
@@ -663,11 +1028,13 @@ class RulePack:
         pieces.append(text[pos:])
         return "".join(pieces), matches
 
-    def match_line(self, text: str) -> Rule | None:
+    def match_line(self, text: str, *, find_inline: Callable[[str], Sequence[RuleMatch]] | None = None) -> Rule | None:
         """The rule that makes this whole block noise, or ``None``.
 
         A ``line`` rule must match the whole trimmed block; otherwise inline
         removals covering at least 90% of it count (an ``<image>`` line).
+        ``find_inline`` replaces :meth:`find_inline` for that (a caller's
+        memo of it: the same text is usually scanned again for its cuts).
 
         >>> pack = RulePack.load()
         >>> pack.match_line("第 3 页 共 9 页").id, pack.match_line("2021年") is None
@@ -676,10 +1043,12 @@ class RulePack:
         t = text.strip()
         if not t:
             return None
-        for r in self._line:
-            if r.pattern.fullmatch(t):
-                return r
-        removed = [m for m in self.find_inline(t) if not m.replacement]
+        line_any = self._line_any
+        if line_any is None or line_any.fullmatch(t):
+            for r in self._line:
+                if r.pattern.fullmatch(t):
+                    return r
+        removed = [m for m in (find_inline or self.find_inline)(t) if not m.replacement]
         if removed and sum(m.end - m.start for m in removed) >= _LINE_COVERAGE * len(t):
             return max(removed, key=lambda m: m.end - m.start).rule
         return None
@@ -715,6 +1084,54 @@ class RulePack:
                 return r
         return None
 
+    def scanner(self, texts: Iterable[str] = ()) -> RuleScanner:
+        """The verbs of this pack for a batch of texts known up front (see
+        :class:`RuleScanner`): same answers, faster over many texts.
+
+        >>> sc = RulePack.load().scanner(["第 3 页 共 9 页", "增长29?4%"])
+        >>> sc.match_line("第 3 页 共 9 页").id, sc.find_inline("增长29?4%")[0].replacement
+        ('page-of-total', '.')
+        """
+        return RuleScanner(self, texts)
+
+    def _scan_setup(self) -> tuple[TextGate, tuple[re.Pattern[str], ...], tuple[Any, ...]]:
+        """What scanners share, built on first use: the gate, each inline
+        rule compiled alone, and the plan of edge rules over gate bits."""
+        if self._scan_parts is None:
+            # Each inline rule alone, exactly as it sits in the combined
+            # regex (same flags) behind its own look-ahead.
+            alone = tuple(
+                re.compile(("" if f is None else f"(?=[{f}])") + part, re.MULTILINE)
+                for f, part in zip(self._firsts, self._parts)
+            )
+            # One gate for every pattern a scanner may search (bit i: inline
+            # rule i; then each edge rule's pattern and its cues).
+            gated = [r.pattern for r in self._inline]
+            plan: list[tuple[Rule, int, tuple[tuple[re.Pattern[str], int], ...]]] = []
+            for r in self._edge:
+                gated.append(r.pattern)
+                bit = 1 << (len(gated) - 1)
+                cues: list[tuple[re.Pattern[str], int]] = []
+                for cue in r.cues + r.weak_cues:
+                    gated.append(cue)
+                    cues.append((cue, 1 << (len(gated) - 1)))
+                plan.append((r, bit, tuple(cues)))
+            self._scan_parts = (TextGate(gated), alone, tuple(plan))  # one assignment: thread-safe
+        return self._scan_parts
+
+    def _match_line_reference(self, text: str) -> Rule | None:
+        """:meth:`match_line` the plain way (every rule, no gate), for tests."""
+        t = text.strip()
+        if not t:
+            return None
+        for r in self._line:
+            if r.pattern.fullmatch(t):
+                return r
+        removed = [m for m in self.find_inline(t) if not m.replacement]
+        if removed and sum(m.end - m.start for m in removed) >= _LINE_COVERAGE * len(t):
+            return max(removed, key=lambda m: m.end - m.start).rule
+        return None
+
     # -- helpers -------------------------------------------------------------
 
     @staticmethod
@@ -746,6 +1163,110 @@ class RulePack:
         if rep == UNESCAPE:
             return _unescape(text[start:end])
         return rep
+
+
+_UNSET: Any = object()  # a memo's "not asked yet" (None is an answer)
+
+
+class RuleScanner:
+    """A :class:`RulePack`'s verbs for a batch of texts known up front:
+    :meth:`find_inline`, :meth:`match_line` and :meth:`match_edge` answer
+    exactly as the pack's do, each once per distinct text.
+
+    Faster over many texts: which rules each text's characters allow (see
+    :class:`TextGate`) is worked out for the whole batch in one numpy pass,
+    and only those rules are searched, one by one when few are left (most
+    texts), with the pack's combined alternation otherwise. A text outside
+    the batch is gated on its own (slower, still right). Answers are kept
+    for the scanner's life: do not mutate the lists returned.
+
+    >>> sc = RulePack.load().scanner(["信息化(本文权属文秘之音所有)的发展", "同志们:"])
+    >>> [m.rule.id for m in sc.find_inline("信息化(本文权属文秘之音所有)的发展")], sc.match_edge("同志们:")
+    (['ownership-claim'], None)
+    """
+
+    def __init__(self, pack: RulePack, texts: Iterable[str] = ()) -> None:
+        self.pack = pack
+        self._gate, _alone, self._plan = pack._scan_setup()
+        self._inline_bits = (1 << len(pack._inline)) - 1
+        distinct = list(dict.fromkeys(texts))
+        self._masks: dict[str, int] = dict(zip(distinct, self._gate.masks(distinct)))
+        self._inline: dict[str, list[RuleMatch]] = {}
+        self._line: dict[str, Rule | None] = {}
+        self._edge: dict[str, Rule | None] = {}
+
+    def _mask(self, text: str) -> int:
+        mask = self._masks.get(text)
+        if mask is None:
+            mask = self._masks[text] = self._gate.mask(text)
+        return mask
+
+    def find_inline(self, text: str) -> list[RuleMatch]:
+        """:meth:`RulePack.find_inline`."""
+        out = self._inline.get(text)
+        if out is None:
+            out = self._inline[text] = self._find(text, self._mask(text))
+        return out
+
+    def _find(self, text: str, mask: int) -> list[RuleMatch]:
+        mask &= self._inline_bits
+        if not mask or not text:
+            return []  # the text lacks what every inline rule's match needs
+        if mask.bit_count() <= _FEW_RULES:
+            return self.pack._find_few(text, mask)
+        return self.pack.find_inline(text)
+
+    def match_line(self, text: str) -> Rule | None:
+        """:meth:`RulePack.match_line`."""
+        out = self._line.get(text, _UNSET)
+        if out is not _UNSET:
+            return out  # type: ignore[return-value]
+        # The trimmed text has a subset of the text's characters, so the
+        # text's gate holds for it too.
+        mask = self._mask(text)
+        t = text.strip()
+        if t is text:
+            out = self.pack.match_line(text, find_inline=self.find_inline)
+        else:
+            out = self.pack.match_line(text, find_inline=lambda s: self._find(s, mask))
+        self._line[text] = out
+        return out
+
+    def match_edge(self, text: str) -> Rule | None:
+        """:meth:`RulePack.match_edge`."""
+        out = self._edge.get(text, _UNSET)
+        if out is _UNSET:
+            out = self._edge[text] = self._match_edge(text)
+        return out  # type: ignore[return-value]
+
+    def _match_edge(self, text: str) -> Rule | None:
+        t = text.strip()
+        if not t:
+            return None
+        n = len(t)
+        mask = -1  # read on first need: long blocks pass no edge rule
+        for r, bit, cues in self._plan:
+            if r.max_len is not None and n > r.max_len:
+                continue
+            if mask == -1:
+                mask = self._mask(text)  # the trimmed text's superset
+            if not mask & bit:
+                continue  # the block lacks what every match of the rule needs
+            if cues:
+                # A notice needs its pattern and min_cues cues: count the
+                # cues the gate lets through first, and search the pattern
+                # (the slow alternation of every cue) only when they suffice.
+                hits = 0
+                for cue, cue_bit in cues:
+                    if mask & cue_bit and cue.search(t):
+                        hits += 1
+                        if hits >= r.min_cues:
+                            break
+                if hits >= r.min_cues and r.pattern.search(t):
+                    return r
+            elif r.pattern.search(t):
+                return r
+        return None
 
 
 @functools.lru_cache(maxsize=1)

@@ -11,8 +11,23 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from cleaner.rules import CATEGORIES, SCOPES, Rule, RuleMatch, RulePack, default_pack, glued_page_number
+from cleaner.rules import (
+    CATEGORIES,
+    SCOPES,
+    Rule,
+    RuleMatch,
+    RulePack,
+    RuleScanner,
+    TextGate,
+    _uncased,
+    any_of,
+    default_pack,
+    glued_page_number,
+    required_strings,
+)
 
 CASES = json.loads((Path(__file__).parent / "cases" / "rules.json").read_text(encoding="utf-8"))
 RULE_CASES: dict[str, dict] = CASES["rules"]
@@ -340,3 +355,118 @@ def test_docs_list_every_rule(pack: RulePack) -> None:
     doc = (Path(__file__).resolve().parent.parent / "docs" / "rules.md").read_text(encoding="utf-8")
     missing = [r.id for r in pack.rules if f"| `{r.id}` |" not in doc]
     assert not missing, f"add to docs/rules.md: {missing}"
+
+
+# ---------------------------------------------------------------------------
+# Speed machinery: gates, alternations and the scanner answer as the pack does
+# ---------------------------------------------------------------------------
+
+_PACK = RulePack.load()
+# Every pattern a search may run: rule patterns, cues, guards.
+_PATTERNS = [
+    p
+    for r in _PACK.rules
+    for p in (r.pattern, *r.cues, *r.weak_cues, r.unless_before, r.unless_match)
+    if p is not None
+]
+# Pieces of text that rules match or nearly match, to build texts from.
+_FRAGMENTS = sorted(
+    {c["text"] for r in RULE_CASES.values() for c in r.get("positives", [])}
+    | {t for r in RULE_CASES.values() for t in r.get("negatives", [])}
+)
+_texts = st.lists(
+    st.one_of(st.sampled_from(_FRAGMENTS), st.text("?？&<>/.:()（）本站网文章小编www.com0123 \n□同志们", max_size=6)),
+    max_size=5,
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_texts)
+def test_every_match_contains_its_required_strings(text: str) -> None:
+    for p in _PATTERNS:
+        m = p.search(text)
+        if m is not None:
+            for strings in required_strings(p):
+                assert any(s in m.group(0) for s in strings), (p.pattern, m.group(0), sorted(strings))
+
+
+def test_required_strings_of_known_shapes() -> None:
+    assert required_strings(re.compile("(?i)abc")) == []  # cased letters under IGNORECASE
+    assert [sorted(s) for s in required_strings(re.compile("(?i)a:/"))] == [[":/"]]
+    assert required_strings(re.compile(r"(a)\1?")) == [frozenset("a")]
+    assert required_strings(re.compile("x|y?")) == []  # a branch that may be empty
+
+
+_GATE = TextGate(_PATTERNS)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_texts, min_size=1, max_size=6))
+def test_text_gate_never_rules_out_a_pattern_that_matches(texts: list[str]) -> None:
+    gate = _GATE
+    masks = gate.masks(texts)
+    assert masks == [gate.mask(t) for t in texts]  # batches read texts apart
+    for text, mask in zip(texts, masks):
+        for i, p in enumerate(_PATTERNS):
+            if p.search(text):
+                assert mask >> i & 1, (p.pattern, text)
+
+
+def test_uncased_characters_take_part_in_no_case_mapping() -> None:
+    """IGNORECASE matches a character whose lowercase equals the pattern's:
+    a character required_strings keeps under IGNORECASE must be no
+    character's lowercase but its own (checked against sre's own tables)."""
+    import _sre
+
+    lower = _sre.unicode_tolower
+    for cp in range(0x110000):
+        low = lower(cp)
+        if low != cp:
+            assert not _uncased(low) and not _uncased(cp), hex(cp)
+    from re import _casefix  # type: ignore[attr-defined]
+
+    for cp, extra in _casefix._EXTRA_CASES.items():
+        assert not _uncased(cp) and not any(_uncased(x) for x in extra)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_texts)
+def test_any_of_matches_where_one_pattern_does(text: str) -> None:
+    for group in (
+        [r.pattern for r in _PACK.rules if r.scope == "line"],
+        [r.pattern for r in _PACK.rules if r.scope == "edge"],
+    ):
+        combined = any_of(group)
+        assert combined is not None
+        t = text.strip()
+        assert (combined.fullmatch(t) is not None) == any(p.fullmatch(t) for p in group)
+        assert (combined.search(text) is not None) == any(p.search(text) for p in group)
+    assert any_of([re.compile(r"(a)\1")]) is None  # a back-reference would be renumbered
+    assert any_of([re.compile("a", re.VERBOSE)]) is None
+
+
+def test_match_line_with_its_prefilter_equals_the_plain_one(seed_texts: dict[str, str]) -> None:
+    lines = [ln for t in seed_texts.values() for ln in t.split("\n")] + _FRAGMENTS
+    for line in lines:
+        assert _PACK.match_line(line) == _PACK._match_line_reference(line), line
+
+
+def _assert_scanner_agrees(sc: RuleScanner, texts: list[str]) -> None:
+    for t in texts:
+        assert sc.find_inline(t) == _PACK.find_inline(t), t
+        assert sc.match_line(t) == _PACK.match_line(t), t
+        assert sc.match_edge(t) == _PACK.match_edge(t), t
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_texts, min_size=1, max_size=6), _texts)
+def test_scanner_answers_as_the_pack(texts: list[str], outsider: str) -> None:
+    sc = _PACK.scanner(texts)
+    _assert_scanner_agrees(sc, texts + [t.strip() for t in texts] + [" " + t + "\n" for t in texts])
+    _assert_scanner_agrees(sc, [outsider])  # a text the scanner was not primed with
+
+
+def test_scanner_answers_as_the_pack_on_the_seeds(seed_texts: dict[str, str]) -> None:
+    lines = [ln for t in seed_texts.values() for ln in t.split("\n")]
+    texts = lines + list(seed_texts.values()) + _FRAGMENTS
+    _assert_scanner_agrees(_PACK.scanner(texts), texts)
