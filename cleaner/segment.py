@@ -101,6 +101,16 @@ _TRAIL_ART = re.compile(r"[?\s\u3000]+$")
 
 
 def _core(s: str) -> str:
+    """``s`` without trailing ``?`` and whitespace (``_TRAIL_ART``), by
+    ``rstrip`` (the regex scans the whole line for every ``?`` or space)."""
+    while True:
+        t = s.rstrip().rstrip("?")
+        if t == s:
+            return s
+        s = t
+
+
+def _core_reference(s: str) -> str:
     return _TRAIL_ART.sub("", s)
 
 
@@ -221,6 +231,9 @@ def _compile_marker_res() -> list[tuple[str, str, re.Pattern[str]]]:
 
 
 _MARKER_RES = _compile_marker_res()
+# Every core form holds one of these (第/篇, a label word's first or only
+# CJK character, No, Part): lines without any skip the grammar.
+_MARKER_GATE = re.compile(r"[第篇范範例文材精样樣]|[Nn][Oo]|[Pp](?:art|ART)")
 
 
 def parse_marker(line: str) -> MarkerMatch | None:
@@ -242,8 +255,20 @@ def parse_marker(line: str) -> MarkerMatch | None:
     True
     """
     s = _core(line.strip())
+    if not s or len(s) > 80 or not _MARKER_GATE.search(s):
+        return None
+    return _parse_core(s)
+
+
+def parse_marker_reference(line: str) -> MarkerMatch | None:
+    """:func:`parse_marker` without the gate (for tests)."""
+    s = _core(line.strip())
     if not s or len(s) > 80:
         return None
+    return _parse_core(s)
+
+
+def _parse_core(s: str) -> MarkerMatch | None:
     for pos, name, rx in _MARKER_RES:
         m = rx.match(s)
         if not m:

@@ -422,3 +422,34 @@ def test_site_notice_inside_a_part_ends_the_piece() -> None:
     assert [(a.marker, a.title) for a in seg.articles] == [("篇1", "甲讲话"), (None, ""), ("篇2", "乙讲话")]
     assert seg.articles[0].blocks[-1].text == notice  # left for the boilerplate step
     assert seg.articles[1].text == rest
+
+
+@given(st.text(alphabet="ab同?？ \u3000\t\n.", max_size=20))
+@settings(max_examples=400, deadline=None)
+def test_core_strip_equals_the_regex(s: str) -> None:
+    from cleaner.segment import _core, _core_reference
+
+    assert _core(s) == _core_reference(s)
+
+
+_MARKER_PIECES = ["第", "篇", "3", "十二", "３", "范文", "範文", "例文", "文章", "材料", "精选", "样文", "No.", "Part ",
+                  "iv", "【", "】", "(", ")", ":", "、", " ", "讲话", "工作会议", "同志们", "?", "则", "一、"]
+
+
+@given(st.lists(st.sampled_from(_MARKER_PIECES), max_size=8))
+@settings(max_examples=600, deadline=None)
+def test_marker_gate_never_hides_a_marker(pieces: list[str]) -> None:
+    """parse_marker skips lines without a marker's trigger characters; it
+    must answer what the ungated grammar answers."""
+    from cleaner.segment import parse_marker_reference
+
+    line = "".join(pieces)
+    assert parse_marker(line) == parse_marker_reference(line)
+
+
+def test_marker_gate_on_every_seed_line(seed_texts: dict[str, str]) -> None:
+    from cleaner.segment import parse_marker_reference
+
+    lines = [ln for text in seed_texts.values() for ln in text.splitlines()]
+    assert sum(parse_marker(ln) is not None for ln in lines) > 20
+    assert all(parse_marker(ln) == parse_marker_reference(ln) for ln in lines)
