@@ -17,9 +17,13 @@ True
 from __future__ import annotations
 
 import functools
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import ftfy
+import ftfy.chardata
+from ftfy.badness import BADNESS_RE
 
 # The ~800 most frequent simplified hanzi (modern written Chinese, roughly in
 # frequency order), then the traditional forms of those that differ (opencc
@@ -143,6 +147,43 @@ def _gbk_pair(ch: str) -> bytes | None:
     return b if len(b) == 2 else None
 
 
+# Bytes that are never part of valid UTF-8.
+_NOT_UTF8_BYTES = frozenset([0xC0, 0xC1, *range(0xF5, 0x100)])
+
+
+@functools.cache
+def gbk_mojibake_chars() -> str:
+    """Regex character-class body of the non-ASCII characters that can occur
+    in UTF-8 text read as GBK: U+FFFD, and each character whose
+    :func:`_gbk_pair` is two bytes that may occur in UTF-8.
+
+    A line holding any other non-ASCII character is not such mojibake (unless
+    it contains ``锟斤拷``): :func:`_line_bytes` rejects it, or one of its bytes
+    can never be UTF-8 and :func:`_utf8_with_losses` rejects it. Most hanzi
+    of clean text are outside this set, so most lines are ruled out at
+    their first few characters. Built once, by encoding every BMP character
+    in two bulk calls (~20 ms) instead of one call per character.
+
+    >>> import re
+    >>> c = re.compile("[" + gbk_mojibake_chars() + "]")
+    >>> [bool(c.match(ch)) for ch in "鍒\ufffd国了a"]  # 国 is B9 FA, 了 C1 CB in GBK
+    [True, True, False, False, False]
+    """
+    chars = [chr(c) for c in range(0x80, 0x10000) if not 0xD800 <= c < 0xE000 and c != 0xFFFD]
+    # A GBK or GB18030 code never contains byte 0x0A, so "\n" splits the
+    # bulk encodings back into one encoding per character.
+    encoded = "\n".join(chars).encode("gbk", errors="replace").split(b"\n")
+    failed = [i for i, b in enumerate(encoded) if b == b"?"]  # only "?" itself encodes to "?"
+    retry = "\n".join(chars[i] for i in failed).encode("gb18030").split(b"\n")
+    for i, b in zip(failed, retry):
+        encoded[i] = b
+    codes = [0xFFFD]
+    for ch, b in zip(chars, encoded):
+        if len(b) == 2 and b[0] not in _NOT_UTF8_BYTES and b[1] not in _NOT_UTF8_BYTES:
+            codes.append(ord(ch))
+    return _char_class(codes)
+
+
 def _is_cont(byte: int) -> bool:
     return 0x80 <= byte <= 0xBF
 
@@ -260,6 +301,27 @@ def _non_ascii(text: str) -> str:
     return "".join(ch for ch in text.replace(KUNJINKAO, "") if ch >= "\x80" and ch != "\ufffd")
 
 
+def _gbk_bytes_cannot_be_utf8(line: str) -> bool:
+    """True when ``line`` provably is not GBK-read UTF-8 (a C-speed check).
+
+    Only for lines without U+FFFD and ``锟斤拷``: then, if the line encodes as
+    GBK at all, the byte stream :func:`_line_bytes` would build is exactly
+    ``line.encode("gbk")`` (or it is None because a character encodes to one
+    byte), and :func:`_utf8_with_losses` accepts it only if it is valid UTF-8.
+    Clean Chinese almost never is, so this skips the plausibility scoring.
+
+    >>> _gbk_bytes_cannot_be_utf8("我们都听到了"), _gbk_bytes_cannot_be_utf8("鎴戜滑")
+    (True, False)
+    """
+    try:
+        data = line.encode("gbk")
+    except UnicodeEncodeError:
+        return False  # gb18030-only characters: let the full analysis decide
+    # Valid UTF-8 survives decoding with errors="ignore" byte for byte;
+    # anything invalid loses bytes. (Cheaper than raising an exception.)
+    return len(data.decode("utf-8", "ignore").encode("utf-8")) != len(data)
+
+
 @functools.lru_cache(maxsize=4096)
 def analyse_gbk_mojibake(line: str) -> GbkRepair | None:
     """Analyse ``line`` for UTF-8 text that was decoded as GBK.
@@ -273,6 +335,28 @@ def analyse_gbk_mojibake(line: str) -> GbkRepair | None:
     >>> r.text, r.complete
     ('刚才说的锟斤拷', False)
     """
+    if line.isascii():
+        return None
+    if KUNJINKAO not in line:
+        # Two C-speed rejections with the same answer as the analysis below
+        # (None), without its scoring: a character no GBK-read UTF-8 holds
+        # (see gbk_mojibake_chars), or GBK bytes that are not UTF-8.
+        if _gbk_text_re().fullmatch(line) is None:
+            return None
+        if "\ufffd" not in line and _gbk_bytes_cannot_be_utf8(line):
+            return None
+    return _analyse_gbk_mojibake_reference(line)
+
+
+@functools.cache
+def _gbk_text_re() -> re.Pattern[str]:
+    """Texts made of ASCII and :func:`gbk_mojibake_chars` only."""
+    return re.compile("[\x00-\x7f" + gbk_mojibake_chars() + "]*+")
+
+
+def _analyse_gbk_mojibake_reference(line: str) -> GbkRepair | None:
+    """:func:`analyse_gbk_mojibake` without its fast rejection (the original
+    algorithm; kept as the reference the fast path is tested against)."""
     if line.isascii():
         return None
     kjk = line.count(KUNJINKAO)
@@ -365,14 +449,285 @@ FTFY_CONFIG = ftfy.TextFixerConfig(
 )
 
 
+# --- proof that ftfy leaves a line alone, at C speed ---------------------------
+#
+# With FTFY_CONFIG, ftfy.fix_and_explain can change a line in only four
+# ways: fix_encoding (only if ftfy.badness.is_bad finds a match of
+# BADNESS_RE), fix_surrogates (needs a surrogate), remove_terminal_escapes
+# (needs ESC) and remove_control_chars (needs a key of CONTROL_CHARS). Every
+# alternative of BADNESS_RE must match at least one character of a set we
+# derive from the regex itself below, so a line without any of those
+# characters, surrogates or control characters is returned unchanged. Deriving
+# the set from ftfy's own pattern (instead of copying it) keeps the proof true
+# for another ftfy version; where the derivation does not apply, the gate is
+# off and ftfy runs on every line as before.
+
+# How common characters that occur in BADNESS_RE are in clean Chinese text
+# (quotes, dashes and ellipses in nearly every article, some symbols now and
+# then). They only make a match next to rarer characters, so the derivation
+# picks a rarer item of each alternative as its witness. (A preference only:
+# the result is a true necessary condition whatever this table holds.)
+_COMMON_IN_CHINESE: dict[str, int] = {
+    **dict.fromkeys("“”‘’—…·", 1000),
+    **dict.fromkeys("×°±•№≤≥²³€¥£§©®™", 1),
+}
+
+# Expected FTFY_CONFIG for which the gate's reasoning above holds.
+_GATE_CONFIG = ftfy.TextFixerConfig(
+    unescape_html=False, fix_latin_ligatures=False, fix_character_width=False,
+    uncurl_quotes=False, fix_line_breaks=False, fix_c1_controls=False,
+    normalization=None, explain=True,
+)
+
+
+def _char_class(codes: Iterable[int]) -> str:
+    """A regex character-class body for the code points ``codes`` (as ranges)."""
+    out: list[str] = []
+    run: list[int] = []
+    for c in sorted(set(codes)):
+        if run and c == run[1] + 1:
+            run[1] = c
+            continue
+        if run:
+            out.append(f"\\U{run[0]:08x}-\\U{run[1]:08x}")
+        run = [c, c]
+    if run:
+        out.append(f"\\U{run[0]:08x}-\\U{run[1]:08x}")
+    return "".join(out)
+
+
+def _regex_witness(pattern: re.Pattern[str], avoid: dict[str, int]) -> tuple[frozenset[str], int] | None:
+    """(W, width): every match of ``pattern`` contains a character of W and is
+    at most ``width`` characters long; None if that cannot be shown.
+
+    Works on the parsed pattern: a sequence's witness is the witness of one of
+    its required items (a literal or a plain character class without ASCII;
+    the one least common by ``avoid``, a weight per character), an
+    alternation's is the union over its branches. Only patterns without
+    lookarounds, back references or case folding qualify, so a match found in
+    a window around a witness character is a match in the whole text.
+
+    >>> w, width = _regex_witness(re.compile("a[éè]|xö{1,3}"), {})
+    >>> sorted(w), width
+    (['è', 'é', 'ö'], 4)
+    >>> _regex_witness(re.compile("xö+"), {}) is None  # unbounded
+    True
+    """
+    try:
+        from re import _constants as C  # type: ignore[attr-defined]
+        from re import _parser as P  # type: ignore[attr-defined]
+
+        parsed = P.parse(pattern.pattern, pattern.flags)
+    except (ImportError, AttributeError, re.error):  # pragma: no cover - other sre internals
+        return None
+    if pattern.flags & re.IGNORECASE:
+        return None
+    plain = {C.LITERAL, C.IN, C.ANY, C.BRANCH, C.SUBPATTERN, C.MAX_REPEAT, C.MIN_REPEAT}
+    anchors = {C.AT_BEGINNING, C.AT_BEGINNING_STRING}
+
+    def charset(op: object, av: object) -> set[str] | None:
+        if op is C.LITERAL:
+            return {chr(av)}  # type: ignore[arg-type]
+        if op is C.IN:
+            chars: set[str] = set()
+            for o, a in av:  # type: ignore[union-attr]
+                if o is C.LITERAL:
+                    chars.add(chr(a))
+                elif o is C.RANGE:
+                    chars.update(map(chr, range(a[0], a[1] + 1)))
+                else:  # NEGATE, CATEGORY (\s, \w): not a finite, plain set
+                    return None
+            return chars
+        return None
+
+    def ok(seq: object) -> bool:  # only operators whose matches we can reason about
+        for op, av in seq.data:  # type: ignore[attr-defined]
+            if op is C.AT:
+                fine = av in anchors
+            elif op is C.BRANCH:
+                fine = all(ok(b) for b in av[1])
+            elif op is C.SUBPATTERN:
+                fine = not av[1] and not av[2] and ok(av[-1])  # no inline flags
+            elif op in (C.MAX_REPEAT, C.MIN_REPEAT):
+                fine = ok(av[2])
+            else:
+                fine = op in plain
+            if not fine:
+                return False
+        return True
+
+    def witness(seq: object) -> set[str] | None:
+        best: tuple[tuple[int, int], set[str]] | None = None
+        for op, av in seq.data:  # type: ignore[attr-defined]
+            if op in (C.MAX_REPEAT, C.MIN_REPEAT):
+                cand = witness(av[2]) if av[0] >= 1 else None
+            elif op is C.SUBPATTERN:
+                cand = witness(av[-1])
+            elif op is C.BRANCH:
+                subs = [witness(b) for b in av[1]]
+                cand = None if any(x is None for x in subs) else set().union(*subs)  # type: ignore[arg-type]
+            else:
+                cand = charset(op, av)
+            if not cand or any(ch < "\x80" for ch in cand):
+                continue  # ASCII witnesses would make a useless gate
+            key = (sum(avoid.get(ch, 0) for ch in cand), len(cand))  # rarest first
+            if best is None or key < best[0]:
+                best = (key, cand)
+        return None if best is None else best[1]
+
+    if not ok(parsed):
+        return None
+    found = witness(parsed)
+    _, hi = parsed.getwidth()
+    if found is None or hi >= 1000:
+        return None
+    return frozenset(found), hi
+
+
+def _ftfy_gate() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], int] | None:
+    """(trigger, badness-witness, control, width) regexes for the fast ftfy path,
+    or None when FTFY_CONFIG or ftfy's internals are not what the proof assumes."""
+    if FTFY_CONFIG != _GATE_CONFIG:
+        return None
+    control = ftfy.chardata.CONTROL_CHARS
+    if any(v is not None for v in control.values()):
+        return None  # the deletion-only argument below would not hold
+    found = _regex_witness(BADNESS_RE, _COMMON_IN_CHINESE)
+    if found is None:
+        return None
+    witness, width = found
+    hard = [0x1B, *range(0xD800, 0xE000)]  # terminal escapes, surrogates
+    trigger = re.compile("[" + _char_class([*map(ord, witness), *control, *hard]) + "]")
+    bad = re.compile("[" + _char_class(map(ord, witness)) + "]")
+    ctrl = re.compile("[" + _char_class([*control, *hard]) + "]")
+    return trigger, bad, ctrl, width
+
+
+_GATE = _ftfy_gate()
+_TRIGGER_CHARS = None if _GATE is None else _GATE[0].pattern[1:-1]
+_HARD_RE = re.compile("[\x1b\ud800-\udfff]")
+# ftfy's single step of encoding repair; private, so only used if present.
+_ONE_STEP = getattr(ftfy, "_fix_encoding_one_step_and_explain", None)
+_REMOVE_CONTROL = (("apply", "remove_control_chars"),)
+
+
+def ftfy_trigger_pattern() -> re.Pattern[str] | None:
+    """One character class: a text without a match is returned unchanged by
+    ftfy with FTFY_CONFIG (see above). None when that cannot be shown (then
+    every text might change).
+
+    >>> p = ftfy_trigger_pattern()
+    >>> p.search("“你好”，世界……") is None, p.search("cafÃ©") is not None
+    (True, True)
+    """
+    return None if _GATE is None else _GATE[0]
+
+
+def ftfy_trigger_chars() -> str | None:
+    """The body of :func:`ftfy_trigger_pattern`'s character class, to build
+    larger classes from (None: every text might change).
+
+    >>> re.fullmatch("[" + ftfy_trigger_chars() + "]", "Ã") is not None
+    True
+    """
+    return _TRIGGER_CHARS
+
+
+def is_bad(text: str) -> bool:
+    """Exactly ``ftfy.badness.is_bad(text)``, scanning only around the rare
+    characters every BADNESS_RE match must contain.
+
+    >>> is_bad("“你好”……"), is_bad("cafÃ©"), is_bad("×2")
+    (False, True, False)
+    """
+    if _GATE is None:
+        return ftfy.badness.is_bad(text)
+    _, witness_re, _, width = _GATE
+    n = len(text)
+    search = BADNESS_RE.search
+    # A match holding the witness at p lies in [p - width + 1, p + width).
+    # BADNESS_RE has no lookarounds or end anchors, so a match found in such
+    # a window is a match in the text. Windows are searched left to right;
+    # ``done`` is where the searched stretch ends: a later window only needs
+    # searching from ``done - width + 1`` (a match ending beyond ``done``
+    # starts there at the earliest), and not at all if it ends by ``done``.
+    done = -1
+    for m in witness_re.finditer(text):
+        p = m.start()
+        hi = min(p + width, n)
+        if hi <= done:
+            continue
+        lo = max(p - width + 1, done - width + 1, 0)
+        if search(text, lo, hi) is not None:
+            return True
+        done = hi
+    return False
+
+
+def _ftfy_fix_fast(line: str) -> tuple[str, tuple[tuple[str, str], ...]] | None:
+    """ftfy_fix for the common cases, or None to run ftfy itself.
+
+    Mirrors ftfy.fix_and_explain step by step: nothing to do; only control
+    characters to delete (remove_control_chars is a plain str.translate); or
+    one encoding step after which nothing is left for ftfy to find (it would
+    then run is_bad over the repaired line twice more just to find nothing).
+    """
+    assert _GATE is not None
+    trigger, _, ctrl, _ = _GATE
+    if trigger.search(line) is None:
+        return line, ()
+    c = ctrl.search(line)  # control characters, ESC and surrogates
+    if c is not None and _HARD_RE.search(line, c.start()):
+        return None
+    has_ctrl = c is not None
+    bad = is_bad(line)
+    if not bad:
+        if not has_ctrl:
+            return line, ()
+        # fix_encoding is a no-op (not bad); the other fixers have nothing to
+        # do; remove_control_chars deletes, which cannot make the text bad,
+        # so ftfy's second pass changes nothing.
+        return line.translate(ftfy.chardata.CONTROL_CHARS), _REMOVE_CONTROL
+    if has_ctrl or _ONE_STEP is None:
+        return None
+    fixed, steps = _ONE_STEP(line, FTFY_CONFIG)
+    plan = tuple((s.action, s.parameter) for s in steps or ())
+    if fixed == line:
+        # ftfy stops here too; a plan without a change never happens, but if
+        # it did ftfy would report it, so let ftfy itself answer.
+        return (line, ()) if not plan else None
+    if is_bad(fixed) or ctrl.search(fixed):
+        return None  # more for ftfy to do
+    return fixed, plan
+
+
 @functools.lru_cache(maxsize=4096)
 def ftfy_fix(line: str) -> tuple[str, tuple[tuple[str, str], ...]]:
     """Run ftfy (CJK-safe config) on one line: (fixed text, ftfy's steps).
+
+    Same result as :func:`ftfy_fix_reference`, but lines ftfy provably leaves
+    alone (nearly all) cost one regex scan instead of ftfy's passes.
 
     >>> ftfy_fix("å\\x88\\x9aæ\\x89\\x8d")[0]
     '刚才'
     >>> ftfy_fix("“你好”，世界")[0]
     '“你好”，世界'
+    """
+    if _GATE is not None:
+        fast = _ftfy_fix_fast(line)
+        if fast is not None:
+            fixed, steps = fast
+            if fixed != line and _c1_only(line, fixed):
+                return line, ()
+            return fixed, steps
+    return ftfy_fix_reference(line)
+
+
+def ftfy_fix_reference(line: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """:func:`ftfy_fix` by running ftfy itself on the line (the original code).
+
+    >>> ftfy_fix_reference("cafÃ©")
+    ('café', (('encode', 'latin-1'), ('decode', 'utf-8')))
     """
     fixed, steps = ftfy.fix_and_explain(line, FTFY_CONFIG)
     if fixed != line and _c1_only(line, fixed):
@@ -380,19 +735,21 @@ def ftfy_fix(line: str) -> tuple[str, tuple[tuple[str, str], ...]]:
     return fixed, tuple((s.action, s.parameter) for s in (steps or ()))
 
 
+# C1 control -> its cp1252 character; the five bytes cp1252 leaves undefined
+# stay as they are.
+_C1_TABLE = {c: bytes((c,)).decode("cp1252", errors="ignore") or chr(c) for c in range(0x80, 0xA0)}
+
+
 def _c1_to_cp1252(text: str) -> str:
-    return "".join(
-        bytes((ord(ch),)).decode("cp1252", errors="ignore") or ch if "\x80" <= ch <= "\x9f" else ch
-        for ch in text
-    )
+    return text.translate(_C1_TABLE)
 
 
 def _c1_only(before: str, after: str) -> bool:
     """True when ftfy's only change was reading C1 controls as cp1252
-    (``parlé\x85`` -> ``parlé…``). Our decoder already prefers cp1252 to
+    (``parlé\\x85`` -> ``parlé…``). Our decoder already prefers cp1252 to
     latin-1 for legacy bytes, so a C1 control that survives decoding is
     not evidence enough to rewrite text that is otherwise clean."""
-    return _c1_to_cp1252(before) == after
+    return len(before) == len(after) and _c1_to_cp1252(before) == after
 
 
 def fix_latin1_mojibake(line: str) -> str | None:
