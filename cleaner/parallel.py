@@ -15,6 +15,7 @@ start-up for small inputs, and the same code path for tests.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing as mp
 import os
 from collections import deque
@@ -108,6 +109,26 @@ def map_ordered(
     if second is None:  # one chunk: not worth a pool
         yield from _run_chunk(fn, first)
         return
+    if inherit:
+        # Forked workers share the parent's pages until written; the cyclic
+        # GC writes to every object it scans, so frozen objects (never
+        # scanned) stay shared, and the parent stops rescanning them too.
+        gc.freeze()
+    try:
+        yield from _pooled(fn, first, second, chunks, n, in_flight)
+    finally:
+        if inherit:
+            gc.unfreeze()
+
+
+def _pooled(
+    fn: Callable[[T], R],
+    first: list[T],
+    second: list[T],
+    chunks: Iterator[list[T]],
+    n: int,
+    in_flight: int,
+) -> Iterator[R]:
     with ProcessPoolExecutor(max_workers=n, mp_context=_context()) as pool:
         pending: deque[Future[list[R]]] = deque()
         pending.append(pool.submit(_run_chunk, fn, first))
