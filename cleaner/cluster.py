@@ -343,9 +343,9 @@ class ArticleClusterer:
             latin = _mostly_latin(text)
             words.append(latin)
             if latin:
-                out.append(shingle_set32(shingle_hashes_text(text, cfg.shingle_k, cfg.word_k)))
+                out.append(shingle_set32(shingle_hashes_text(text, cfg.shingle_k, cfg.word_k, unique=False)))
             else:
-                out.append(shingle_set32(shingle_hashes(key, cfg.shingle_k)))
+                out.append(shingle_set32(shingle_hashes(key, cfg.shingle_k, unique=False)))
         return out, words
 
     def cluster(
@@ -662,7 +662,15 @@ def shingle_set32(hashes: np.ndarray) -> np.ndarray:
     >>> shingle_set32(np.array([2**40 + 5, 5, 3], dtype=np.uint64)).tolist()
     [3, 5]
     """
-    return np.unique(np.asarray(hashes).astype(np.uint32))
+    a = np.asarray(hashes).astype(np.uint32)  # a copy: sorted in place below
+    if len(a) < 2:
+        return a
+    # Sort and drop repeats: np.unique's hash path is several times slower here.
+    a.sort()
+    keep = np.empty(len(a), dtype=bool)
+    keep[0] = True
+    np.not_equal(a[1:], a[:-1], out=keep[1:])
+    return a[keep]
 
 
 class TextFeatures(NamedTuple):
@@ -701,9 +709,9 @@ def text_features(text: str, config: ClusterConfig | None = None, repair: bool =
         text = repair_text(text).text
     latin = _mostly_latin(text)
     if latin:
-        sh = shingle_set32(shingle_hashes_text(text, cfg.shingle_k, cfg.word_k))
+        sh = shingle_set32(shingle_hashes_text(text, cfg.shingle_k, cfg.word_k, unique=False))
     else:
-        sh = shingle_set32(shingle_hashes(match_keys([text])[0], cfg.shingle_k))
+        sh = shingle_set32(shingle_hashes(match_keys([text])[0], cfg.shingle_k, unique=False))
     # Only a changed text travels back from a worker: the caller has the rest.
     return TextFeatures(None if text == original else text, sh, latin, _hasher(cfg.num_perm, cfg.scheme).signature(sh))
 

@@ -220,3 +220,14 @@ def test_containment_candidates_equal_the_pairwise_rule(raw: list[list[int]]) ->
     clusterer = ArticleClusterer(ClusterConfig(sample_mod=2, min_shingles=5, max_bucket=6))
     sets = [np.unique(np.array(xs, dtype=np.uint64)) for xs in raw]
     assert clusterer._containment_candidates(sets) == _containment_candidates_naive(clusterer, sets)
+
+
+@given(st.lists(st.integers(0, 2**64 - 1), max_size=200), st.lists(st.integers(0, 2**64 - 1), max_size=50))
+@settings(max_examples=200, deadline=None)
+def test_shingle_set32_is_the_sorted_unique_low_bits(xs: list[int], repeats: list[int]) -> None:
+    from cleaner.cluster import shingle_set32
+
+    arr = np.array(xs + repeats + repeats, dtype=np.uint64)
+    want = sorted({x & 0xFFFFFFFF for x in xs + repeats})
+    got = shingle_set32(arr)
+    assert got.dtype == np.uint32 and got.tolist() == want
