@@ -22,6 +22,7 @@ _EXPORTS = {
     "CleanResult": "pipeline",
     "clean_files": "pipeline",
     "clean_texts": "pipeline",
+    "cluster_texts": "cluster",
     "CanonicalArticle": "types",
     "Paragraph": "types",
     "Removal": "types",
