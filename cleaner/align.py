@@ -23,7 +23,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 from rapidfuzz import fuzz, process
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import Indel, Levenshtein
 
 from .normalize import WILDCARD, convert_script
 
@@ -35,6 +35,7 @@ __all__ = [
     "masked_ratio",
     "rescore_masked",
     "score_matrix",
+    "pair_scores",
     "monotone_pairs",
     "char_segments",
     "union_regions",
@@ -43,6 +44,8 @@ __all__ = [
     "noise_spans",
     "noise_score",
     "reading_key",
+    "reading_key_reference",
+    "reading_keys",
 ]
 
 # --------------------------------------------------------------------------
@@ -59,6 +62,22 @@ def _build_fold() -> dict[int, int]:
 
 
 _FOLD = _build_fold()
+# Exactly the characters _FOLD maps; runs of them are rare enough that
+# translating only those beats str.translate's per-character table look-up.
+_FOLDABLE = re.compile("[A-Z\uff01-\uff5e\u3000]+")
+
+
+def _fold_run(m: re.Match[str]) -> str:
+    return m.group().translate(_FOLD)
+
+
+def fold(text: str) -> str:
+    """``text.translate(_FOLD)``: full-width ASCII to ASCII, Latin to lower case.
+
+    >>> fold("ＡＢ，Cd。")
+    'ab,cd。'
+    """
+    return _FOLDABLE.sub(_fold_run, text)
 
 
 def comparable(text: str, to_simplified: bool = False) -> str:
@@ -78,7 +97,7 @@ def comparable(text: str, to_simplified: bool = False) -> str:
         conv = convert_script(text, "simplified")
         if len(conv) == len(text):
             text = conv
-    return text.translate(_FOLD)
+    return fold(text)
 
 
 # --------------------------------------------------------------------------
@@ -100,6 +119,18 @@ def monotone_pairs(scores: np.ndarray, min_ratio: float) -> list[tuple[int, int]
     n, m = scores.shape
     if n == 0 or m == 0:
         return []
+    rows, cols = np.nonzero(scores >= min_ratio)
+    weights = scores[rows, cols]
+    if (
+        np.all(rows[1:] > rows[:-1])
+        and np.all(cols[1:] > cols[:-1])
+        and (not len(weights) or (weights.min() >= 1.0 and weights.sum() < 1e12))
+    ):
+        # At most one candidate per row and per column, all in order: they
+        # are the matching (any other leaves one out, at least 1 lighter),
+        # and the back-trace below walks to exactly them (the DP's values
+        # are the chain's prefix sums, far apart next to float rounding).
+        return list(zip(rows.tolist(), cols.tolist()))
     w = np.where(scores >= min_ratio, scores.astype(np.float64), -np.inf)
     D = np.zeros((n + 1, m + 1), dtype=np.float64)
     for i in range(1, n + 1):
@@ -168,6 +199,120 @@ def rescore_masked(
     for i, j in np.argwhere(cand).tolist():
         out[i, j] = masked_ratio(base_keys[i], other_keys[j])
     return out
+
+
+# Characters of a key's head or tail that pick its pivot in pair_scores.
+_PIVOT_CHARS = 6
+
+
+def pair_scores(base_keys: Sequence[str], other_keys: Sequence[str], min_ratio: float) -> np.ndarray:
+    """The score matrix :func:`match_paragraphs` pairs on with ``masked=True``,
+    exact where it matters: every cell that is ``>= min_ratio`` in
+    ``rescore_masked(score_matrix(base, other, min_ratio / 2), ...)`` has that
+    value here and every other cell stays under ``min_ratio``, so
+    :func:`monotone_pairs` gives the same pairs.
+
+    Most cells are ruled out without computing them. Indel distance (what
+    ``fuzz.ratio`` normalises) is a metric, so with a *pivot* base key ``p``
+    close to other key ``k``, ``d(k, b) >= |d(p, b) - d(k, p)|``: with the
+    base-to-base distances (one symmetric cdist) that bounds ``fuzz.ratio(b,
+    k)`` from above for every base key ``b``, at the cost of the pivot's own
+    cell. Only cells whose bound reaches the threshold that matters
+    (``min_ratio``, or ``min_ratio / 2`` where a wildcard may get the cell
+    re-scored) are computed. The pivot is a base key with the same first or
+    last few characters, or else holding a piece of the middle (copies keep
+    most of a paragraph); keys without one get their whole column from cdist.
+
+    >>> pair_scores(["同志们好", "今年的工作"], ["同志们好啊"], 60.0)
+    array([[88.88888889],
+           [ 0.        ]])
+    """
+    n, m = len(base_keys), len(other_keys)
+    if n == 0 or m == 0:
+        return np.zeros((n, m), dtype=np.float64)
+    half = min_ratio / 2
+    out = np.zeros((n, m), dtype=np.float64)
+
+    def probes(k: str) -> tuple[str, str, str]:
+        return (k, "\x00" + k[:_PIVOT_CHARS], "\x01" + k[-_PIVOT_CHARS:])
+
+    index: dict[str, int] = {}
+    for i, k in enumerate(base_keys):
+        for probe in probes(k):
+            index.setdefault(probe, i)
+    pivots: list[int] = []  # per pivoted key: its pivot, ...
+    dists: list[int] = []  # ... their Indel distance, ...
+    pivoted: list[int] = []  # ... and its column
+    known: set[tuple[int, int]] = set()  # cells already filled
+    full: list[int] = []  # columns without a pivot
+    for j, k in enumerate(other_keys):
+        cands = {i for i in map(index.get, probes(k)) if i is not None}
+        if not cands and len(k) >= 2 * _PIVOT_CHARS:
+            # Head and tail both edited: look for a piece of the middle.
+            for at in (len(k) // 4, len(k) // 2, 3 * len(k) // 4):
+                piece = k[at : at + _PIVOT_CHARS]
+                cands.update(i for i, b in enumerate(base_keys) if piece in b)
+                if cands:
+                    break
+        if not cands:
+            full.append(j)
+            continue
+        best: tuple[int, int] | None = None
+        for i in cands:
+            b = base_keys[i]
+            r = fuzz.ratio(b, k)
+            out[i, j] = _cut(r, b, k, half)
+            known.add((i, j))
+            d = _indel_from_ratio(r, b, k)
+            if best is None or (d, i) < best:
+                best = (d, i)
+        assert best is not None
+        dists.append(best[0])
+        pivots.append(best[1])
+        pivoted.append(j)
+    if full:
+        out[:, full] = score_matrix(base_keys, [other_keys[j] for j in full], half)
+    if pivoted:
+        base_len = np.fromiter(map(len, base_keys), dtype=np.int64, count=n)
+        key_len = np.fromiter((len(other_keys[j]) for j in pivoted), dtype=np.int64, count=len(pivoted))
+        listed = list(base_keys)
+        # The same list twice: cdist computes a symmetric scorer's half only.
+        base_dist = process.cdist(listed, listed, scorer=Indel.distance, workers=1, dtype=np.int64)
+        # Lower bound of d(b_i, k_j): reverse triangle via the pivot, and the length difference.
+        low = np.maximum(
+            np.abs(base_dist[:, pivots] - np.asarray(dists, dtype=np.int64)[None, :]),
+            np.abs(base_len[:, None] - key_len[None, :]),
+        )
+        total = base_len[:, None] + key_len[None, :]
+        bound = np.where(total > 0, 100.0 * (1.0 - low / np.maximum(total, 1)), 100.0)
+        wild_b = np.fromiter((WILDCARD in k for k in base_keys), dtype=bool, count=n)
+        wild_k = np.fromiter((WILDCARD in other_keys[j] for j in pivoted), dtype=bool, count=len(pivoted))
+        threshold = np.where(wild_b[:, None] | wild_k[None, :], half, min_ratio)
+        # A margin for rounding: rapidfuzz's float may sit an ulp off the exact ratio.
+        for i, c in np.argwhere(bound >= threshold - 1e-6).tolist():
+            j = pivoted[c]
+            if (i, j) not in known:
+                out[i, j] = fuzz.ratio(base_keys[i], other_keys[j], score_cutoff=half)
+    return rescore_masked(out, base_keys, other_keys, min_ratio)
+
+
+def _cut(r: float, a: str, b: str, cutoff: float) -> float:
+    """``fuzz.ratio(a, b, score_cutoff=cutoff)`` given ``r = fuzz.ratio(a, b)``:
+    the same value, or 0 under the cut-off; asked again when within
+    rounding of it."""
+    if abs(r - cutoff) < 1e-6:
+        return fuzz.ratio(a, b, score_cutoff=cutoff)
+    return r if r >= cutoff else 0.0
+
+
+def _indel_from_ratio(r: float, a: str, b: str) -> int:
+    """``Indel.distance(a, b)`` given ``r = fuzz.ratio(a, b)``, which is
+    ``100 * (1 - d / (len(a) + len(b)))`` up to float rounding (so ``d``
+    comes back as a near-integer); asked directly otherwise."""
+    d = (1.0 - r / 100.0) * (len(a) + len(b))
+    if abs(d - round(d)) < 1e-6:
+        return round(d)
+    return Indel.distance(a, b)
 
 
 def match_paragraphs(
@@ -378,15 +523,75 @@ _MASKS = re.compile(f"(?=[{_FIRST}])(?:" + "|".join(_MASK_PATTERNS) + ")")
 _DROP = frozenset("PSZC")
 
 
+class _DropTable(dict):  # type: ignore[type-arg]
+    """``str.translate`` table of :func:`reading_key`: code point -> ``None``
+    (dropped: P*, S*, Z*, C* except the wildcard) or itself.
+
+    Filled on first sight of a code point (``__missing__``), so the filter
+    runs in C instead of a Python loop over ``unicodedata.category``.
+    """
+
+    def __missing__(self, cp: int) -> int | None:
+        keep = cp == _WILD_CP or unicodedata.category(chr(cp))[0] not in _DROP
+        self[cp] = cp if keep else None
+        return self[cp]
+
+
+_WILD_CP = ord(WILDCARD)
+_DROP_TABLE = _DropTable()
+
+
 def reading_key(text: str, to_simplified: bool = False) -> str:
     """A light match key for short readings: :func:`comparable`, mask runs
     folded to one wildcard, punctuation, symbols, spaces and controls dropped.
 
     Cheaper than :func:`cleaner.normalize.match_key` on the many tiny
     strings a vote compares; used only to group equivalent readings.
+    :func:`reading_key_reference` is the plain per-character twin.
 
     >>> reading_key("XX市長，"), reading_key("__市長。", True)
     ('□市長', '□市长')
+    """
+    if not text:
+        return ""
+    return _MASKS.sub(WILDCARD, comparable(text, to_simplified)).translate(_DROP_TABLE)
+
+
+def reading_keys(texts: Sequence[str], to_simplified: bool = False) -> list[str]:
+    """``[reading_key(t, to_simplified) for t in texts]``, in one pass over
+    the texts joined by newlines instead of one per text.
+
+    Exact because no step looks across a newline: OpenCC converts it to
+    itself and no dictionary entry spans one (so a joined text converts
+    piece by piece, and a piece whose conversion changes its length keeps
+    its own text, as in :func:`comparable`); width folding is per
+    character; no mask pattern matches a newline and each look-around sees
+    one as it sees the start or end of a text. Texts holding a newline
+    themselves take the plain path.
+
+    >>> reading_keys(["XX市長，", "", "會議。"], True)
+    ['□市长', '', '会议']
+    """
+    if not texts:
+        return []
+    if any("\n" in t for t in texts):
+        return [reading_key(t, to_simplified) for t in texts]
+    joined = "\n".join(texts)
+    if to_simplified:
+        parts = convert_script(joined, "simplified").split("\n")
+        if len(parts) != len(texts):  # not seen: a newline did not convert to itself
+            return [reading_key(t, to_simplified) for t in texts]
+        joined = "\n".join([p if len(p) == len(t) else t for p, t in zip(parts, texts)])
+    folded = _MASKS.sub(WILDCARD, fold(joined))
+    return [p.translate(_DROP_TABLE) for p in folded.split("\n")]
+
+
+def reading_key_reference(text: str, to_simplified: bool = False) -> str:
+    """Plain twin of :func:`reading_key` (for tests): one
+    ``unicodedata.category`` call per character.
+
+    >>> reading_key_reference("XX市長，")
+    '□市長'
     """
     if not text:
         return ""

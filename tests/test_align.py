@@ -9,8 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cleaner.align import (
+    _FOLD,
     char_segments,
     comparable,
+    fold,
     map_position,
     masked_ratio,
     match_paragraphs,
@@ -18,7 +20,12 @@ from cleaner.align import (
     monotone_pairs,
     noise_score,
     noise_spans,
+    pair_scores,
     project,
+    reading_key,
+    reading_key_reference,
+    reading_keys,
+    rescore_masked,
     score_matrix,
     union_regions,
 )
@@ -168,3 +175,99 @@ def test_comparable_preserves_length_and_folds():
 def test_noise_spans(text, noise):
     assert [text[s:e] for s, e in noise_spans(text)] == noise
     assert noise_score(text) == float(len(noise))
+
+
+# --------------------------------------------------------------------------
+# Fast twins: fold, reading keys, pair scores, the monotone matching.
+
+# Characters every step treats specially: width/case folding, masks (x, _,
+# ○ after a numeral, 19xx), punctuation, traditional forms, newlines.
+ODD = "ＡＢａｂABab，,。.：:\u3000 xX_＿*※○◯二三19２０某□☐甲乙們說會議\n?？\ufffd\ud800"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=ODD, max_size=30))
+def test_fold_is_the_translate_table(text):
+    assert fold(text) == text.translate(_FOLD)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet=ODD, max_size=8), max_size=8), st.booleans())
+def test_reading_keys_equal_reading_key_reference(texts, to_simplified):
+    expected = [reading_key_reference(t, to_simplified) for t in texts]
+    assert [reading_key(t, to_simplified) for t in texts] == expected
+    assert reading_keys(texts, to_simplified) == expected
+
+
+def _masked_reference(base, other, min_ratio):
+    return rescore_masked(score_matrix(base, other, min_ratio / 2), base, other, min_ratio)
+
+
+# Longer keys than KEY, so that head/tail pivots exist and bounds prune.
+LONG_KEY = st.text(alphabet="甲乙丙丁戊己庚辛□", min_size=0, max_size=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(LONG_KEY, max_size=8), st.lists(LONG_KEY, max_size=10), st.sampled_from([40.0, 60.0, 80.0]))
+def test_pair_scores_agree_with_the_full_matrix_where_it_matters(base, other, min_ratio):
+    fast, ref = pair_scores(base, other, min_ratio), _masked_reference(base, other, min_ratio)
+    assert fast.shape == ref.shape
+    assert ((fast >= min_ratio) == (ref >= min_ratio)).all()
+    assert (fast[fast >= min_ratio] == ref[ref >= min_ratio]).all()
+    assert monotone_pairs(fast, min_ratio) == match_paragraphs_reference(base, other, min_ratio, masked=True)
+
+
+def test_pair_scores_on_copies():
+    base = ["同志们今年的工作很好大家辛苦了", "明年继续努力把工作做得更好", "□市长讲话全文如下"]
+    other = ["同志们今年的工作很好大家辛苦", "王君文市长讲话全文如下", "明年继续努力把工作做得更好啊"]
+    assert (pair_scores(base, other, 60.0) >= 60.0).sum() == 3
+    assert monotone_pairs(pair_scores(base, other, 60.0), 60.0) == match_paragraphs(base, other, 60.0, masked=True)
+
+
+def _monotone_reference(scores, min_ratio):
+    """The DP of monotone_pairs in plain loops, with the same back-trace."""
+    n, m = scores.shape
+    if n == 0 or m == 0:
+        return []
+    D = [[0.0] * (m + 1) for _ in range(n + 1)]
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            s = float(scores[i - 1, j - 1])
+            diag = D[i - 1][j - 1] + s if s >= min_ratio else float("-inf")
+            D[i][j] = max(max(D[i - 1][j], diag), D[i][j - 1])
+    pairs = []
+    i, j = n, m
+    while i > 0 and j > 0:
+        if D[i][j] == D[i - 1][j]:
+            i -= 1
+        elif D[i][j] == D[i][j - 1]:
+            j -= 1
+        else:
+            pairs.append((i - 1, j - 1))
+            i -= 1
+            j -= 1
+    return pairs[::-1]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.integers(0, 7),
+    st.integers(0, 7),
+    st.lists(st.sampled_from([0.0, 0.5, 30.0, 59.9, 60.0, 70.0, 85.5, 100.0]), min_size=49, max_size=49),
+    st.sampled_from([0.0, 0.5, 60.0]),
+)
+def test_monotone_pairs_equals_plain_dp(n, m, cells, min_ratio):
+    scores = np.array(cells[: n * m], dtype=np.float64).reshape(n, m)
+    assert monotone_pairs(scores, min_ratio) == _monotone_reference(scores, min_ratio)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 8), st.data())
+def test_monotone_pairs_shortcut_on_diagonal_chains(n, data):
+    """One candidate per row and column, in order (the common case, which
+    monotone_pairs answers without the DP)."""
+    cols = sorted(data.draw(st.lists(st.integers(0, 9), min_size=n, max_size=n, unique=True)))
+    scores = np.zeros((n, 10))
+    for i, c in enumerate(cols):
+        scores[i, c] = data.draw(st.sampled_from([60.0, 75.0, 100.0]))
+    assert monotone_pairs(scores, 60.0) == _monotone_reference(scores, 60.0) == list(enumerate(cols))

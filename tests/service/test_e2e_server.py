@@ -41,7 +41,7 @@ def test_clean_and_collections_over_http(server_factory, seed_bytes):
 
 def test_healthz_answers_during_a_large_clean(server_factory, seed_bytes):
     srv = server_factory().start()
-    files = [("files", (f"{i}-{n}", d, "text/plain")) for i in range(3) for n, d in seed_bytes.items()]
+    files = [("files", (f"{i}-{n}", d, "text/plain")) for i in range(12) for n, d in seed_bytes.items()]
     done: dict[str, float] = {}
 
     def big() -> None:
