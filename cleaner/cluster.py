@@ -492,7 +492,6 @@ class ArticleClusterer:
         bands = index.band_hashes(sigs[ordered]) if ordered else None
         tables: list[dict[int, list[int]]] = [{} for _ in range(index.b)]
         mod = np.uint64(cfg.sample_mod)
-        samples: dict[int, list[int]] = {}
         by_sample: dict[int, list[int]] = defaultdict(list)
         share = min(cfg.containment_min, cfg.word_containment_min) / 2
         leaders: list[int] = []
@@ -511,7 +510,11 @@ class ArticleClusterer:
                 copied.append(r)
                 if found is not None and jac <= found[0]:
                     continue
-                if all(graph.compatible(r, x, s) for _, s in guards[r]):
+                # Pieces are compared inside a text that holds x: the leader,
+                # or the satellite x was found through (which may hold a
+                # passage the leader lacks).
+                center = r if through is None else through
+                if all(graph.compatible(center, x, s) for _, s in guards[r]):
                     found = (jac, r)
             if found is None:
                 return None
@@ -530,51 +533,70 @@ class ArticleClusterer:
 
         leader_of: dict[int, int] = {}
         bridges: set[tuple[int, int]] = set()
+        n_samples: dict[int, int] = {}  # sampled shingles of each indexed text
+
+        def sample(x: int) -> list[int]:
+            s = sets[x]
+            return s[s % mod == 0].tolist() if len(s) >= cfg.min_shingles else []
+
+        def through_copies(x: int, copies: list[int]) -> int | None:
+            # A text may fall short of every leader (the most complete copy
+            # carries the most noise; a piece may come from a passage the
+            # leader lacks) yet clearly copy one of its satellites: follow the
+            # best few to their leader.
+            for y in copies[: cfg.probes]:
+                if graph.same(x, y):
+                    r = best(x, {leader_of[y]}, through=y)
+                    if r is not None:
+                        return r
+            return None
+
         for pos, x in enumerate(ordered):
             row = bands[pos].tolist() if bands is not None and len(sets[x]) else []
             hits: dict[int, int] = defaultdict(int)
             for table, h in zip(tables, row):
                 for y in table.get(h, ()):
                     hits[y] += 1
-            r = best(x, {y for y in hits if y in samples})
+            r = best(x, {y for y in hits if leader_of[y] == y})
             if r is None and hits:
-                # A copy may fall just short of the leader (the most complete
-                # copy carries the most noise) yet clearly copy one of its
-                # satellites: follow the best few band hits to their leader.
-                probes = sorted((y for y in hits if y not in samples), key=lambda y: (-hits[y], y))
-                for y in probes[: cfg.probes]:
-                    if graph.same(x, y):
-                        r = best(x, {leader_of[y]}, through=y)
-                        if r is not None:
-                            break
-            sampled: list[int] = []
-            if r is None and len(sets[x]) >= cfg.min_shingles:
-                sampled = sets[x][sets[x] % mod == 0].tolist()
-            if r is None and sampled:
+                r = through_copies(x, sorted((y for y in hits if leader_of[y] != y), key=lambda y: (-hits[y], y)))
+            sampled: list[int] | None = None
+            if r is None:
+                sampled = sample(x)
                 counts: dict[int, int] = defaultdict(int)
                 for h in sampled:
                     for y in by_sample.get(h, ()):
                         counts[y] += 1
-                more = {
+                enough = [
                     y
                     for y, c in counts.items()
-                    if y not in hits and c >= max(cfg.min_shared_samples, share * min(len(sampled), len(samples[y])))
-                }
-                r = best(x, more)
+                    if y not in hits and c >= max(cfg.min_shared_samples, share * min(len(sampled), n_samples[y]))
+                ]
+                r = best(x, {y for y in enough if leader_of[y] == y})
+                if r is None and enough:
+                    r = through_copies(x, sorted((y for y in enough if leader_of[y] != y), key=lambda y: (-counts[y], y)))
+            if sampled is None:
+                sampled = sample(x)
+            n_samples[x] = len(sampled)
             if r is not None:
                 satellites[r].append(x)
                 leader_of[x] = r
                 self.counters["satellites"] += 1
+                # Satellites are indexed too, a few per bucket: enough to be
+                # found through, without growing with the copies.
                 for table, h in zip(tables, row):
                     bucket = table.setdefault(h, [])
                     if len(bucket) < cfg.bucket_probes:
                         bucket.append(x)
+                for h in sampled:
+                    owners = by_sample[h]
+                    if len(owners) < cfg.bucket_probes:
+                        owners.append(x)
                 continue
             leaders.append(x)
             leader_of[x] = x
             for table, h in zip(tables, row):
                 table.setdefault(h, []).append(x)
-            samples[x] = sampled
             for h in sampled:
                 by_sample[h].append(x)
         return _Leaders(leaders, dict(satellites), {r: [s for _, s in g] for r, g in guards.items()}, bridges)
