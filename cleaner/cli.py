@@ -199,15 +199,20 @@ def cmd_clean(args: argparse.Namespace) -> int:
             print(f"cleaner: error: cannot write to {out}: {exc.strerror}", file=sys.stderr)
             return EXIT_NOTHING_PROCESSED
     to_stdout = args.jsonl and not args.output
-    bar = _progress_bar(args.progress, None, "cluster", "merging")
+    bar = _progress_bar(args.progress, None, "cluster", "labelling")
     with bar:
+
+        def on_phase(name: str) -> None:
+            # Labelling and clustering look at the whole collection and
+            # report no steps: the bar says which one is running.
+            bar.set_description_str(name)
 
         def on_cluster(done: int, total: int) -> None:
             bar.total = total
             bar.update(done - bar.n)
 
         try:
-            for rec in cleaner.iter_records(on_cluster):
+            for rec in cleaner.iter_records(on_cluster, on_phase):
                 if writer is not None:
                     writer.add(rec)
                 if to_stdout:

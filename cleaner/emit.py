@@ -154,17 +154,21 @@ class RecordBuilder:
         *,
         workers: int = 1,
         on_cluster: Callable[[int, int], None] | None = None,
+        on_phase: Callable[[str], None] | None = None,
     ) -> Iterator[CanonicalArticle]:
         """Records as each cluster is merged, cluster by cluster (clusters in
         the order of their first member), so a caller can write them as they
         come. ``workers``: processes for shingling and merging (0: every
-        core). ``on_cluster(done, total)`` reports progress.
+        core). ``on_cluster(done, total)`` reports progress; ``on_phase``
+        announces ``clustering`` and ``merging``.
 
         >>> from cleaner.pipeline import prepare_text
         >>> p = prepare_text("d", "讲话\\n同志们:\\n今天我们召开全市工作会议,部署下半年的工作任务。", CleanConfig())
         >>> [r.title for r in RecordBuilder().iter_records([p.found])]
         ['讲话']
         """
+        if on_phase is not None:
+            on_phase("clustering")
         articles, outside = self._clean(files, labels or {})
         cfg = self.config.cluster
         bodies = [a.body for a in articles]
@@ -177,6 +181,8 @@ class RecordBuilder:
         del feats
         for name, n in self.clusterer.counters.items():
             self.counters[f"cluster:{name}"] = n
+        if on_phase is not None:
+            on_phase("merging")
         if resolve_workers(workers) == 1:
             for done, members in enumerate(clusters, start=1):
                 yield from self.records_for([articles[i] for i in members], outside)

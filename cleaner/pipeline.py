@@ -304,17 +304,26 @@ class Cleaner:
         return labels
 
     # -- output ----------------------------------------------------------
-    def iter_records(self, on_cluster: Callable[[int, int], None] | None = None) -> Iterator[CanonicalArticle]:
+    def iter_records(
+        self,
+        on_cluster: Callable[[int, int], None] | None = None,
+        on_phase: Callable[[str], None] | None = None,
+    ) -> Iterator[CanonicalArticle]:
         """Label, cluster and merge everything added so far; yield records
         as each cluster is merged (clusters in the order of their first
         member), so they can be written as they come. Once the last is out,
         :attr:`report` is complete. ``on_cluster(done, total)`` reports
-        progress."""
+        progress; ``on_phase(name)`` announces ``labelling``, ``clustering``
+        and ``merging`` as each begins."""
+        if on_phase is not None:
+            on_phase("labelling")
         labels = self.label(self.files)
         builder = RecordBuilder(self.config)
         by_file: dict[str, Counter[str]] = {}
         n = 0
-        for rec in builder.iter_records(self.files, labels, workers=self.workers, on_cluster=on_cluster):
+        for rec in builder.iter_records(
+            self.files, labels, workers=self.workers, on_cluster=on_cluster, on_phase=on_phase
+        ):
             n += 1
             for rem in rec.removed:
                 by_file.setdefault(rem.file, Counter())[rem.reason] += 1
