@@ -153,6 +153,10 @@ def _build(cls: type, data: dict[str, Any], where: str) -> Any:
     obj = cls(**kwargs)
     if cls is OutputConfig and obj.script not in SCRIPTS:
         raise ConfigError(f"output.script must be one of {', '.join(SCRIPTS)}, not {obj.script!r}")
+    if cls is ClusterConfig and obj.scheme not in ("affine32", "affine64"):
+        raise ConfigError(f"cluster.scheme must be affine32 or affine64, not {obj.scheme!r}")
+    if cls is ClusterConfig and min(obj.exact_nodes, obj.guard_size, obj.probes, obj.bucket_probes) < 0:
+        raise ConfigError("cluster.exact_nodes, guard_size, probes and bucket_probes must not be negative")
     return obj
 
 

@@ -142,6 +142,19 @@ def test_bad_config_file_is_a_usage_error(tmp_path: Path, capsys: pytest.Capture
     assert "max_blok_chars" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    "setting,named",
+    [("scheme = \"affine16\"", "cluster.scheme"), ("exact_nodes = -1", "exact_nodes"), ("probes = \"4\"", "probes")],
+)
+def test_bad_cluster_settings_are_usage_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], setting: str, named: str
+) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f"[cluster]\n{setting}\n", encoding="utf-8")
+    assert main(["clean", str(SEEDS_DIR), "-o", str(tmp_path / "o"), "--config", str(cfg)]) == 2
+    assert named in capsys.readouterr().err
+
+
 def test_jsonl_pipeline_through_the_real_console_script(tmp_path: Path, seed_texts: dict[str, str]) -> None:
     lines = [json.dumps({"id": name, "text": text}, ensure_ascii=False) for name, text in seed_texts.items()]
     lines.insert(2, "{this is not json")
