@@ -98,7 +98,11 @@ def clean_article(fa: FileArticles, fi: int, article: Article, labels: Labels) -
             continue
         if paragraphs and block.continues:
             ptext, src = paragraphs[-1]
-            paragraphs[-1] = (ptext + text, ParagraphSource(fa, src.blocks + (block,)))
+            # Sentence runs of one paragraph: keep the spaces that separated
+            # them in the source (a line break there was rejoined: none).
+            gap = fa.decoded.text[src.blocks[-1].end : block.start]
+            sep = gap if gap and not gap.strip() and "\n" not in gap and "\r" not in gap else ""
+            paragraphs[-1] = (ptext + sep + text, ParagraphSource(fa, src.blocks + (block,)))
         else:
             paragraphs.append((text, ParagraphSource(fa, (block,))))
     return CleanArticle(fa, (article,), tuple(paragraphs), tuple(removed))

@@ -133,3 +133,15 @@ def test_text_to_raw_fast_path_equals_the_walk(raw: str) -> None:
     assert text_to_raw(raw, raw) == _walk(raw, raw)
     joined = raw.replace("\r", "").replace("\n", "")
     assert text_to_raw(joined, raw) == _walk(joined, raw)
+
+
+def test_sentence_runs_keep_the_spaces_between_them() -> None:
+    """A long paragraph is split into sentence runs for matching; joined back
+    for readers, the spaces between its sentences stay (they used to vanish,
+    so a paragraph no longer equalled its raw span)."""
+    body = "".join(f"第{i}句话说明今天全市工作会议的安排和要求。 " for i in range(60)).rstrip()
+    rec = cleaner.clean_texts([{"id": "d", "text": "讲话\n同志们:\n" + body}], workers=1).records()[0]
+    assert body in rec["text"]
+    para = next(p for p in rec["paragraphs"] if len(p["sources"][0]) and p["end"] - p["start"] > 600)
+    src = para["sources"][0]
+    assert rec["text"][para["start"] : para["end"]] == ("讲话\n同志们:\n" + body)[src["start"] : src["end"]]
