@@ -478,6 +478,14 @@ def _git_state() -> str:
 _DOCS_PER_MIB = 3000 / 38.5
 
 
+def _relative(path: Path) -> Path:
+    """``path`` relative to the checkout when inside it (output is pasted into docs)."""
+    try:
+        return Path(path).resolve().relative_to(ROOT)
+    except ValueError:
+        return Path(path)
+
+
 def format_targets(rows: list[dict[str, Any]]) -> str:
     """The issue's targets, checked on this run's rows."""
     by = {r["tool"]: r for r in rows if r.get("ok")}
@@ -527,7 +535,7 @@ def run_size(args: argparse.Namespace, n_docs: int, git_state: str) -> tuple[flo
     n_clusters = len(set(corpus.gold().values()))
     print(f"corpus: {len(corpus.docs)} documents, {mib:.1f} MiB UTF-8, {n_clusters} source articles, "
           f"{sum(_pairs(n) for n in Counter(corpus.gold().values()).values())} gold pairs "
-          f"({time.perf_counter() - t:.1f} s) -> {docs_path}", flush=True)
+          f"({time.perf_counter() - t:.1f} s) -> {_relative(docs_path)}", flush=True)
     mix = Counter(k for d in corpus.docs for k in _kinds(d))
     print("mix: " + ", ".join(f"{k} {v}" for k, v in sorted(mix.items())), flush=True)
 

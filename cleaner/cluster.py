@@ -225,8 +225,12 @@ class _Graph:
         to rule links *out* (and to rank): a link is always verified."""
         if self.sigs is None:
             return None
-        est = float(np.count_nonzero(self.sigs[x] == self.sigs[y])) / self.sigs.shape[1]
+        est = self._estimated(x, y)
         return max(0.0, est - ESTIMATE_MARGIN), min(1.0, est + ESTIMATE_MARGIN)
+
+    def _estimated(self, x: int, y: int) -> float:
+        assert self.sigs is not None
+        return float(np.count_nonzero(self.sigs[x] == self.sigs[y])) / self.sigs.shape[1]
 
     def _containment_at(self, x: int, y: int, jac: float) -> float:
         """Containment of the smaller set implied by Jaccard ``jac``."""
@@ -239,8 +243,7 @@ class _Graph:
         sim = self._sim.get(pair)
         if sim is not None or self.sigs is None:
             return self.similarity(x, y).jaccard
-        est = float(np.count_nonzero(self.sigs[x] == self.sigs[y])) / self.sigs.shape[1]
-        return est
+        return self._estimated(x, y)
 
     def same(self, x: int, y: int) -> bool:
         pair = (x, y) if x < y else (y, x)
@@ -250,7 +253,7 @@ class _Graph:
             words = self.words[x] and self.words[y]
             decided: bool | None = None
             if bounds is not None:
-                low, high = bounds
+                high = bounds[1]
                 floor = cfg.word_containment_min if words else cfg.containment_min
                 # Only "not the same" is taken from the estimate: anything
                 # that links two texts is verified on the exact sets.
@@ -271,12 +274,7 @@ class _Graph:
         """Positions of the centre's shingles that the piece shares."""
         cfg = self.cfg
         if center not in self._positional:
-            text = self.text_of(center)
-            self._positional[center] = (
-                shingle_hashes_text(text, cfg.shingle_k, cfg.word_k, unique=False)
-                if self.words[center]
-                else shingle_hashes(match_keys([text])[0], cfg.shingle_k, unique=False)
-            ).astype(np.uint32)
+            self._positional[center] = _window_hashes(self.text_of(center), self.words[center], cfg).astype(np.uint32)
         return np.flatnonzero(np.isin(self._positional[center], self.sets[piece], assume_unique=False))
 
     def far(self, y: int, m: int) -> bool:
@@ -285,8 +283,7 @@ class _Graph:
         cfg = self.cfg
         bounds = self.estimate(y, m)
         if bounds is not None:
-            low, high = bounds
-            if low >= cfg.compatible_jaccard:
+            if bounds[0] >= cfg.compatible_jaccard:
                 return False
         sim = self.similarity(y, m)
         if sim.jaccard >= cfg.compatible_jaccard:
@@ -342,10 +339,7 @@ class ArticleClusterer:
         for text, key in zip(texts, keys):
             latin = _mostly_latin(text)
             words.append(latin)
-            if latin:
-                out.append(shingle_set32(shingle_hashes_text(text, cfg.shingle_k, cfg.word_k, unique=False)))
-            else:
-                out.append(shingle_set32(shingle_hashes(key, cfg.shingle_k, unique=False)))
+            out.append(shingle_set32(_window_hashes(text, latin, cfg, key)))
         return out, words
 
     def cluster(
@@ -667,6 +661,15 @@ class ArticleClusterer:
         return out
 
 
+def _window_hashes(text: str, latin: bool, cfg: ClusterConfig, key: str | None = None) -> np.ndarray:
+    """64-bit shingle hashes in window order (repeats kept): word n-grams of
+    Latin text, else character n-grams of its match key (``key`` when the
+    caller has it)."""
+    if latin:
+        return shingle_hashes_text(text, cfg.shingle_k, cfg.word_k, unique=False)
+    return shingle_hashes(match_keys([text])[0] if key is None else key, cfg.shingle_k, unique=False)
+
+
 def _digest(arr: np.ndarray) -> bytes:
     """A 128-bit digest of an array's contents and type (equal sets, equal digests)."""
     return hashlib.blake2b(np.ascontiguousarray(arr).data, digest_size=16, person=arr.dtype.str.encode()).digest()
@@ -730,10 +733,7 @@ def text_features(text: str, config: ClusterConfig | None = None, repair: bool =
     if repair:
         text = repair_text(text).text
     latin = _mostly_latin(text)
-    if latin:
-        sh = shingle_set32(shingle_hashes_text(text, cfg.shingle_k, cfg.word_k, unique=False))
-    else:
-        sh = shingle_set32(shingle_hashes(match_keys([text])[0], cfg.shingle_k, unique=False))
+    sh = shingle_set32(_window_hashes(text, latin, cfg))
     # Only a changed text travels back from a worker: the caller has the rest.
     return TextFeatures(None if text == original else text, sh, latin, _hasher(cfg.num_perm, cfg.scheme).signature(sh))
 

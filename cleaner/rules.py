@@ -951,17 +951,7 @@ class RulePack:
                 break
             s, e = m.span()
             idx, rule = group_rule[m.lastindex]  # type: ignore[index]
-            if rule.guarded and self._rejected(rule, text, s, e):
-                hit = self._match_after(text, s, idx)
-                if hit is None:
-                    pos = s + 1
-                    continue
-                rule, e = hit
-            if e <= s:  # never report an empty match
-                pos = s + 1
-                continue
-            out.append(RuleMatch(s, e, rule, self._replacement(rule, text, s, e)))
-            pos = e
+            pos = self._take(text, s, e, idx, rule, out)
         return out
 
     def _find_few(self, text: str, mask: int) -> list[RuleMatch]:
@@ -996,19 +986,22 @@ class RulePack:
             if best is None:
                 break
             s, e = best.span()
-            idx, rule = at, self._inline[at]
-            if rule.guarded and self._rejected(rule, text, s, e):
-                hit = self._match_after(text, s, idx)
-                if hit is None:
-                    pos = s + 1
-                    continue
-                rule, e = hit
-            if e <= s:  # never report an empty match
-                pos = s + 1
-                continue
-            out.append(RuleMatch(s, e, rule, self._replacement(rule, text, s, e)))
-            pos = e
+            pos = self._take(text, s, e, at, self._inline[at], out)
         return out
+
+    def _take(self, text: str, s: int, e: int, idx: int, rule: Rule, out: list[RuleMatch]) -> int:
+        """Record inline rule ``idx``'s match at ``s:e`` (a guarded rule that
+        is rejected there falls back to a later rule's match); return where
+        the scan goes on."""
+        if rule.guarded and self._rejected(rule, text, s, e):
+            hit = self._match_after(text, s, idx)
+            if hit is None:
+                return s + 1
+            rule, e = hit
+        if e <= s:  # never report an empty match
+            return s + 1
+        out.append(RuleMatch(s, e, rule, self._replacement(rule, text, s, e)))
+        return e
 
     def clean(self, text: str) -> tuple[str, list[RuleMatch]]:
         """Apply every inline match; return the cleaned text and the matches.

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 import sys
 from typing import Any
 
@@ -44,6 +45,15 @@ def clusters_from_records(records: list[dict[str, Any]]) -> list[list[str]]:
     return [sorted(g) for g in groups.values() if len(g) > 1]
 
 
+def _shown(path: str) -> str:
+    """``path`` relative to the checkout when inside it (notes end up in docs)."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        return str(Path(path).resolve().relative_to(root))
+    except ValueError:
+        return path
+
+
 def dedup(args: argparse.Namespace, docs: list[tuple[str, str]]) -> tuple[list[list[str]], str]:
     import cleaner
     from cleaner.parallel import resolve_workers
@@ -54,7 +64,7 @@ def dedup(args: argparse.Namespace, docs: list[tuple[str, str]]) -> tuple[list[l
     with open(path, "w", encoding="utf-8") as fh:
         for rec in records:
             fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
-    return clusters_from_records(records), f"cleaner {cleaner.__version__}, clean_texts (full pipeline), {resolve_workers(0)} processes; records: {path}"
+    return clusters_from_records(records), f"cleaner {cleaner.__version__}, clean_texts (full pipeline), {resolve_workers(0)} processes; records: {_shown(path)}"
 
 
 if __name__ == "__main__":
