@@ -28,9 +28,10 @@ together.
 from __future__ import annotations
 
 import hashlib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
+from itertools import chain
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -185,6 +186,53 @@ class _Leaders(NamedTuple):
     satellites: dict[int, list[int]]
     guards: dict[int, list[int]]
     bridges: set[tuple[int, int]]
+
+
+class _SampleOwners:
+    """The texts indexed under each sampled shingle hash. Leaders are
+    always added; satellites only while a hash has fewer than ``cap``
+    owners (enough to be found through, without growing with the copies).
+
+    >>> owners = _SampleOwners(cap=1)
+    >>> owners.add(0, np.array([8, 16], dtype=np.uint32), capped=False)
+    >>> owners.add(1, np.array([16, 24], dtype=np.uint32), capped=True)
+    >>> sorted(owners.counts(np.array([16, 24], dtype=np.uint32)).items())
+    [(0, 1), (1, 1)]
+    """
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.owners: dict[int, list[int]] = defaultdict(list)
+        # Hashes with ``cap`` owners or more: a sorted array, plus the ones
+        # filled since it was last rebuilt. Copies share most samples, so
+        # most of a satellite's are found here in one vectorised look-up.
+        self._full = np.zeros(0, dtype=np.uint64)
+        self._filled: set[int] = set()
+
+    def counts(self, sampled: np.ndarray) -> Counter[int]:
+        """How many of ``sampled`` each indexed text has."""
+        owners = self.owners
+        return Counter(chain.from_iterable(owners.get(h, ()) for h in sampled.tolist()))
+
+    def add(self, x: int, sampled: np.ndarray, capped: bool) -> None:
+        if capped and len(self._full) and len(sampled):
+            at = np.searchsorted(self._full, sampled)
+            at[at == len(self._full)] = 0
+            sampled = sampled[self._full[at] != sampled]
+        owners, cap, filled = self.owners, self.cap, self._filled
+        for h in sampled.tolist():
+            if capped and h in filled:
+                continue
+            hs = owners[h]
+            if len(hs) >= cap:
+                if capped:
+                    continue
+            hs.append(x)
+            if len(hs) == cap:
+                filled.add(h)
+        if len(filled) > 4096:
+            self._full = np.union1d(self._full, np.fromiter(filled, dtype=np.uint64, count=len(filled)))
+            filled.clear()
 
 
 class _Graph:
@@ -485,8 +533,7 @@ class ArticleClusterer:
         sets = graph.sets
         bands = index.band_hashes(sigs[ordered]) if ordered else None
         tables: list[dict[int, list[int]]] = [{} for _ in range(index.b)]
-        mod = np.uint64(cfg.sample_mod)
-        by_sample: dict[int, list[int]] = defaultdict(list)
+        by_sample = _SampleOwners(cfg.bucket_probes)
         share = min(cfg.containment_min, cfg.word_containment_min) / 2
         leaders: list[int] = []
         satellites: dict[int, list[int]] = defaultdict(list)
@@ -529,9 +576,9 @@ class ArticleClusterer:
         bridges: set[tuple[int, int]] = set()
         n_samples: dict[int, int] = {}  # sampled shingles of each indexed text
 
-        def sample(x: int) -> list[int]:
+        def sample(x: int) -> np.ndarray:
             s = sets[x]
-            return s[s % mod == 0].tolist() if len(s) >= cfg.min_shingles else []
+            return s[s % s.dtype.type(cfg.sample_mod) == 0] if len(s) >= cfg.min_shingles else s[:0]
 
         def through_copies(x: int, copies: list[int]) -> int | None:
             # A text may fall short of every leader (the most complete copy
@@ -547,20 +594,15 @@ class ArticleClusterer:
 
         for pos, x in enumerate(ordered):
             row = bands[pos].tolist() if bands is not None and len(sets[x]) else []
-            hits: dict[int, int] = defaultdict(int)
-            for table, h in zip(tables, row):
-                for y in table.get(h, ()):
-                    hits[y] += 1
+            # Counter counts an iterable in C: the texts sharing a bucket with x.
+            hits = Counter(chain.from_iterable(table.get(h, ()) for table, h in zip(tables, row)))
             r = best(x, {y for y in hits if leader_of[y] == y})
             if r is None and hits:
                 r = through_copies(x, sorted((y for y in hits if leader_of[y] != y), key=lambda y: (-hits[y], y)))
-            sampled: list[int] | None = None
+            sampled: np.ndarray | None = None
             if r is None:
                 sampled = sample(x)
-                counts: dict[int, int] = defaultdict(int)
-                for h in sampled:
-                    for y in by_sample.get(h, ()):
-                        counts[y] += 1
+                counts = by_sample.counts(sampled)
                 enough = [
                     y
                     for y, c in counts.items()
@@ -582,17 +624,13 @@ class ArticleClusterer:
                     bucket = table.setdefault(h, [])
                     if len(bucket) < cfg.bucket_probes:
                         bucket.append(x)
-                for h in sampled:
-                    owners = by_sample[h]
-                    if len(owners) < cfg.bucket_probes:
-                        owners.append(x)
+                by_sample.add(x, sampled, capped=True)
                 continue
             leaders.append(x)
             leader_of[x] = x
             for table, h in zip(tables, row):
                 table.setdefault(h, []).append(x)
-            for h in sampled:
-                by_sample[h].append(x)
+            by_sample.add(x, sampled, capped=False)
         return _Leaders(leaders, dict(satellites), {r: [s for _, s in g] for r, g in guards.items()}, bridges)
 
     def _lsh_candidates(self, sigs: np.ndarray | None) -> set[tuple[int, int]]:

@@ -42,4 +42,4 @@ def dedup(args: argparse.Namespace, docs: list[tuple[str, str]]) -> tuple[list[l
 
 
 if __name__ == "__main__":
-    raise SystemExit(run_main("ours (dedup only)", dedup, preload=("cleaner.cluster",)))
+    raise SystemExit(run_main("ours (dedup only)", dedup, preload=("cleaner.cluster", "cleaner.fixes")))
