@@ -768,8 +768,16 @@ def _key_roots(keys: Sequence[str], kid: Sequence[int], hasher: MinHasher, cfg: 
     for i, j in enumerate(kid):
         if first[j] < 0:
             first[j] = i
-    hashes, offsets = shingle_hashes_many(keys, cfg.shingle_k)
-    sigs = hasher.signatures_flat(hashes, offsets)
+    # Signatures in batches of keys: the window hashes of all keys at once
+    # would be 8 bytes per character of the corpus.
+    batches: list[np.ndarray] = []
+    start = size = 0
+    for end, key in enumerate(keys, 1):
+        size += len(key)
+        if size >= _KEY_BATCH_CHARS or end == n:
+            batches.append(hasher.signatures_flat(*shingle_hashes_many(keys[start:end], cfg.shingle_k)))
+            start, size = end, 0
+    sigs = np.concatenate(batches) if batches else hasher.signatures([])
     index = BandIndex(cfg.block_threshold, cfg.num_perm)
     bands = index.band_hashes(sigs)
     # As BandIndex.add_many: empty signatures (empty keys) are not indexed.
@@ -786,14 +794,11 @@ def _key_roots(keys: Sequence[str], kid: Sequence[int], hasher: MinHasher, cfg: 
                 bucket.append(j)  # keys arrive in order: buckets stay sorted
     uf = UnionFind(n)
     grouped = [False] * n
-    bounds = offsets.tolist()
     sets: dict[int, np.ndarray] = {}
 
     def shingles(j: int) -> np.ndarray:
-        # The key's window hashes as a sorted set: shingle_hashes(key).
         if j not in sets:
-            h = np.sort(hashes[bounds[j] : bounds[j + 1]])
-            sets[j] = h[np.r_[True, h[1:] != h[:-1]]] if len(h) else h
+            sets[j] = shingle_hashes(keys[j], cfg.shingle_k)  # sorted, unique
         return sets[j]
 
     for bucket in buckets.values():
@@ -888,6 +893,56 @@ def _related_articles(content: Sequence[Sequence[int]], sizes: Sequence[int], sh
     return [uf.find(a) for a in range(n)]
 
 
+# Characters of block keys sketched at once by _key_roots.
+_KEY_BATCH_CHARS = 1 << 22
+
+# Windows counted at once by _repeated_runs: about 1 GiB of working arrays.
+_PART_WINDOWS = 1 << 23
+
+
+def _mark_repeated(
+    hashes: np.ndarray,
+    offsets: np.ndarray,
+    kept: np.ndarray,
+    ntext: int,
+    pcl: np.ndarray,
+    ptext: np.ndarray,
+    min_clusters: int,
+    is_rep: np.ndarray,
+) -> None:
+    """Set ``is_rep`` for the windows among ``kept`` whose hash occurs in
+    at least ``min_clusters`` clusters, counting only ``kept`` windows
+    (which hold every window of each of their hashes)."""
+    kept_text = np.searchsorted(offsets, kept, side="right") - 1
+    kept_count = np.bincount(kept_text, minlength=ntext)
+    del kept_text
+    kept_start = np.cumsum(kept_count) - kept_count
+    reps = kept_count[ptext]
+    total = int(reps.sum())
+    if total == 0:
+        return
+    at = np.repeat(kept_start[ptext] - (np.cumsum(reps) - reps), reps) + np.arange(total)
+    win = kept[at]  # window of each kept (window, cluster) pair
+    del at
+    pair_cluster = np.repeat(pcl, reps)
+    order = np.argsort(hashes[win], kind="stable")
+    win_sorted = win[order]
+    del win
+    c_sorted = pair_cluster[order]
+    del pair_cluster, order
+    h_sorted = hashes[win_sorted]
+    new_hash = np.empty(total, dtype=bool)
+    new_hash[0] = True
+    np.not_equal(h_sorted[1:], h_sorted[:-1], out=new_hash[1:])
+    del h_sorted
+    new_cluster = new_hash.copy()
+    new_cluster[1:] |= c_sorted[1:] != c_sorted[:-1]
+    del c_sorted
+    run_id = np.cumsum(new_hash) - 1
+    per_hash = np.bincount(run_id, weights=new_cluster).astype(np.int64)
+    is_rep[win_sorted[per_hash[run_id] >= min_clusters]] = True
+
+
 def _repeated_runs(
     texts: Sequence[str],
     owner: Sequence[int],
@@ -928,9 +983,6 @@ def _repeated_runs(
         seen = np.zeros(1 << bits, dtype=bool)
         seen[(mine & low).astype(np.int64)] = True
         kept = np.flatnonzero(seen[(hashes & low).astype(np.int64)])
-    kept_text = np.searchsorted(offsets, kept, side="right") - 1
-    kept_count = np.bincount(kept_text, minlength=ntext)
-    kept_start = np.cumsum(kept_count) - kept_count
     tid = np.asarray(owner, dtype=np.int64)
     cl = np.asarray(clusters, dtype=np.int64)
     # Each (cluster, text) pair once, cluster-major: copies within a
@@ -938,26 +990,15 @@ def _repeated_runs(
     # windows ordered by cluster, so distinct clusters are changes of value.
     pairs = np.unique(cl * ntext + tid)
     pcl, ptext = pairs // ntext, pairs % ntext
-    reps = kept_count[ptext]
-    total = int(reps.sum())
-    if total == 0:  # cannot happen (wanted texts keep their own windows)
-        return []
-    at = np.repeat(kept_start[ptext] - (np.cumsum(reps) - reps), reps) + np.arange(total)
-    win = kept[at]  # window of each kept (window, cluster) pair
-    pair_cluster = np.repeat(pcl, reps)
-    order = np.argsort(hashes[win], kind="stable")
-    win_sorted = win[order]
-    h_sorted = hashes[win_sorted]
-    c_sorted = pair_cluster[order]
-    new_hash = np.empty(total, dtype=bool)
-    new_hash[0] = True
-    np.not_equal(h_sorted[1:], h_sorted[:-1], out=new_hash[1:])
-    new_cluster = new_hash.copy()
-    new_cluster[1:] |= c_sorted[1:] != c_sorted[:-1]
-    run_id = np.cumsum(new_hash) - 1
-    per_hash = np.bincount(run_id, weights=new_cluster).astype(np.int64)
     is_rep = np.zeros(len(hashes), dtype=bool)
-    is_rep[win_sorted[per_hash[run_id] >= min_clusters]] = True
+    # Windows are counted in parts by hash (every window of one hash is in
+    # the same part), so the sort's working arrays stay bounded on large
+    # corpora; one part below _PART_WINDOWS.
+    parts = max(1, -(-len(kept) // _PART_WINDOWS))
+    for part in range(parts):
+        some = kept if parts == 1 else kept[hashes[kept] % np.uint64(parts) == part]
+        _mark_repeated(hashes, offsets, some, ntext, pcl, ptext, min_clusters, is_rep)
+    del kept
     is_rep &= want_win
     if not is_rep.any():
         return []

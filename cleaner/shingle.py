@@ -259,6 +259,7 @@ def shingle_hashes(key: str, k: int = 5, word_k: int = 3, *, unique: bool = True
 # as itself and stops every context-dependent rule (OpenCC phrases, mask
 # look-arounds, wildcard collapsing) just as a text boundary does.
 _SEP = "\ue000"
+_KEY_BATCH_CHARS = 1 << 22
 
 
 def match_keys(texts: Sequence[str]) -> list[str]:
@@ -271,9 +272,17 @@ def match_keys(texts: Sequence[str]) -> list[str]:
     texts = list(texts)
     if len(texts) < 2 or any(_SEP in t for t in texts):
         return [match_key(t) for t in texts]
-    keys = match_key(_SEP.join(texts)).split(_SEP)
-    if len(keys) != len(texts):  # cannot happen; be safe
-        return [match_key(t) for t in texts]
+    keys: list[str] = []
+    # Batches of about _KEY_BATCH_CHARS: one call's working arrays (code
+    # points, tables, masks) stay bounded however many texts there are.
+    start = size = 0
+    for end, text in enumerate(texts, 1):
+        size += len(text) + 1
+        if size >= _KEY_BATCH_CHARS or end == len(texts):
+            batch = texts[start:end]
+            got = match_key(_SEP.join(batch)).split(_SEP)
+            keys.extend(got if len(got) == len(batch) else [match_key(t) for t in batch])  # (cannot differ; be safe)
+            start, size = end, 0
     return keys
 
 

@@ -20,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cleaner import boilerplate
 from cleaner.boilerplate import (
     BoilerplateLabeler,
     UnionFind,
@@ -168,7 +169,13 @@ def test_fast_equals_reference_without_repetition_and_on_empty_input() -> None:
     _assert_same([[Article("e", 0, 0, 0, "", ())]])
 
 
-def test_fast_equals_reference_on_the_seeds(seed_texts: dict[str, str]) -> None:
+@pytest.mark.parametrize("batched", [False, True])
+def test_fast_equals_reference_on_the_seeds(
+    seed_texts: dict[str, str], batched: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if batched:  # keys sketched and windows counted in many small batches, as on a large corpus
+        monkeypatch.setattr(boilerplate, "_KEY_BATCH_CHARS", 300)
+        monkeypatch.setattr(boilerplate, "_PART_WINDOWS", 2000)
     docs = [{"id": n, "text": t} for n, t in seed_texts.items()]
     # The seeds on their own, and four copies of them (so they repeat).
     _assert_same(_segmented(docs))
@@ -227,13 +234,19 @@ def _runs_reference(
     return out
 
 
-@settings(max_examples=200, deadline=None)
+@pytest.mark.parametrize("part_windows", [1 << 23, 4])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     data=st.data(),
     k=st.integers(1, 5),
     min_clusters=st.integers(1, 3),
 )
-def test_repeated_runs_equal_a_dict_count(data: st.DataObject, k: int, min_clusters: int) -> None:
+def test_repeated_runs_equal_a_dict_count(
+    data: st.DataObject, k: int, min_clusters: int, part_windows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # part_windows 4: windows are counted in several parts by hash, as on
+    # a large corpus; the runs must not change.
+    monkeypatch.setattr(boilerplate, "_PART_WINDOWS", part_windows)
     # A tiny alphabet makes n-grams repeat.
     texts = data.draw(st.lists(st.text("甲乙丙丁", min_size=k + 1, max_size=20), min_size=1, max_size=8, unique=True))
     n_blocks = data.draw(st.integers(len(texts), 3 * len(texts)))

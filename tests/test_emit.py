@@ -13,6 +13,8 @@ import cleaner
 from cleaner import CleanConfig, clean_files, clean_texts
 from cleaner.cli import main
 from cleaner.config import ClusterConfig
+from cleaner.emit import sorted_removals
+from cleaner.types import Removal
 
 from .conftest import SEED_NAMES, SEEDS_DIR
 
@@ -145,3 +147,12 @@ def test_sentence_runs_keep_the_spaces_between_them() -> None:
     para = next(p for p in rec["paragraphs"] if len(p["sources"][0]) and p["end"] - p["start"] > 600)
     src = para["sources"][0]
     assert rec["text"][para["start"] : para["end"]] == ("讲话\n同志们:\n" + body)[src["start"] : src["end"]]
+
+
+def test_cuts_of_one_span_keep_the_order_they_were_made_in() -> None:
+    # Several cuts of the same span used to come out in set order, which
+    # follows the process's string hashing: two runs could differ.
+    cuts = [Removal("f", 3, 9, "text", "artefact", f"rule-{i}") for i in range(8)]
+    before = Removal("f", 0, 2, "ab", "markup", "nbsp")
+    got = sorted_removals([*cuts, before, cuts[2]])
+    assert [r.rule for r in got] == ["nbsp"] + [f"rule-{i}" for i in range(8)]

@@ -150,6 +150,15 @@ def test_match_keys_equals_match_key(seed_texts: dict[str, str]) -> None:
     assert match_keys(lines[:-1]) == [match_key(ln) for ln in lines[:-1]]
 
 
+def test_match_keys_in_small_batches_equal_match_key(seed_texts: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import cleaner.shingle as shingle
+
+    # Batches of a few texts (a large corpus keys in batches of ~4M characters).
+    monkeypatch.setattr(shingle, "_KEY_BATCH_CHARS", 50)
+    lines = [ln for t in seed_texts.values() for ln in t.splitlines()][:400] + ["XX", "XX", "二", "○○五", "", "發展"]
+    assert match_keys(lines) == [match_key(ln) for ln in lines]
+
+
 def test_match_keys_boundaries_stop_context_rules() -> None:
     # Masks, years and zeros must not join across the boundary between texts.
     texts = ["abc20", "xx年", "XX", "XX", "二", "○○五", "某", "某", "__", "x86", "發", "展", "x", "光"]
