@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import partial
 from dataclasses import dataclass
 from typing import Any
@@ -135,6 +135,19 @@ def _file_repairs(fa: FileArticles, article: Article) -> list[dict[str, Any]]:
             item["start"], item["end"] = r.start, r.end
         out.append(item)
     return out
+
+
+def sorted_removals(removed: Iterable[Removal]) -> tuple[Removal, ...]:
+    """Removals once each, by file and span; two cuts of one span (a
+    zero-width character and a replacement character in the same block)
+    stay in the order they were made, so a run's output does not depend on
+    the process's string hashing.
+
+    >>> a, b = Removal("f", 4, 9, "x", "artefact", "zero-width"), Removal("f", 0, 2, "y", "markup", "nbsp")
+    >>> [r.rule for r in sorted_removals([a, b, a])]
+    ['nbsp', 'zero-width']
+    """
+    return tuple(sorted(dict.fromkeys(removed), key=lambda r: (r.file, r.start, r.end)))
 
 
 class RecordBuilder:
@@ -276,7 +289,7 @@ class RecordBuilder:
             meta.update(a.article.meta)
         meta.pop("page_title", None)
         unique_repairs = tuple({tuple(sorted(r.items())): r for r in repairs}.values())
-        return tuple(sorted(set(removed), key=lambda r: (r.file, r.start, r.end))), unique_repairs, meta
+        return sorted_removals(removed), unique_repairs, meta
 
     def _merged_record(self, group: list[CleanArticle], outside: dict[tuple[str, int], list[Removal]]) -> CanonicalArticle:
         script = self.config.output.script
