@@ -27,7 +27,7 @@ from .cluster import ArticleClusterer, continues, text_features
 from .config import CleanConfig
 from .merge import Variant, merge_variants
 from .normalize import convert_script, match_key
-from .parallel import map_ordered, resolve_workers
+from .parallel import map_ordered, refreeze_long_lived, resolve_workers
 from .strip import strip_block
 from .types import (
     Article,
@@ -187,6 +187,7 @@ class RecordBuilder:
         if on_phase is not None:
             on_phase("clustering")
         articles, outside = self._clean(files, labels or {})
+        refreeze_long_lived()  # the clean articles live as long as the files
         cfg = self.config.cluster
         bodies = [a.body for a in articles]
         feats = list(map_ordered(partial(text_features, config=cfg, repair=False), bodies, workers=workers, chunk_size=64))

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 from cleaner import clean_texts
-from cleaner.parallel import map_ordered, resolve_workers
+from cleaner.parallel import hold_long_lived, map_ordered, release_long_lived, resolve_workers
+from cleaner.pipeline import Cleaner
 
 from .conftest import SEED_NAMES, SEEDS_DIR
 
@@ -85,3 +88,37 @@ def test_files_come_back_from_workers_unchanged() -> None:
         assert back == found
         rejoined += sum(b.text != found.decoded.text[b.start : b.end] for a in found.articles for b in a.blocks)
     assert rejoined > 0  # the case where a block's text is sent whole is exercised
+
+
+def test_long_lived_holds_nest_and_the_last_release_unfreezes() -> None:
+    keep = [[i] for i in range(1000)]  # noqa: F841  (objects to freeze)
+    assert gc.get_freeze_count() == 0
+    hold_long_lived()
+    hold_long_lived()
+    assert gc.get_freeze_count() > 0
+    # A pool with inherited state holds and releases too, inside ours.
+    _STATE[:] = [1, 2, 3]
+    assert list(map_ordered(_from_state, range(3), workers=2, chunk_size=1, inherit=True)) == [2, 3, 4]
+    assert gc.get_freeze_count() > 0
+    release_long_lived()
+    assert gc.get_freeze_count() > 0
+    release_long_lived()
+    assert gc.get_freeze_count() == 0
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_run_leaves_no_object_frozen(workers: int) -> None:
+    # Records read to the end, and a caller that stops after the first one.
+    texts = [(n, (SEEDS_DIR / n).read_text(encoding="utf-8", errors="replace"), None) for n in SEED_NAMES]
+    cleaner = Cleaner(workers=workers)
+    cleaner.add_texts(texts)
+    assert gc.get_freeze_count() == 0
+    assert len(list(cleaner.iter_records())) > 1
+    assert gc.get_freeze_count() == 0
+    again = Cleaner(workers=workers)
+    again.add_texts(texts)
+    records = again.iter_records()
+    next(records)
+    assert gc.get_freeze_count() > 0  # held while records are being made
+    records.close()
+    assert gc.get_freeze_count() == 0
