@@ -685,9 +685,11 @@ def _ftfy_fix_fast(line: str) -> tuple[str, tuple[tuple[str, str], ...]] | None:
         if not has_ctrl:
             return line, ()
         # fix_encoding is a no-op (not bad); the other fixers have nothing to
-        # do; remove_control_chars deletes, which cannot make the text bad,
-        # so ftfy's second pass changes nothing.
-        return line.translate(ftfy.chardata.CONTROL_CHARS), _REMOVE_CONTROL
+        # do; remove_control_chars deletes. That can join two characters
+        # into mojibake ftfy's second pass then fixes ("‚Ä®\x7f¬Ö"): if so,
+        # let ftfy itself answer.
+        deleted = line.translate(ftfy.chardata.CONTROL_CHARS)
+        return None if is_bad(deleted) else (deleted, _REMOVE_CONTROL)
     if has_ctrl or _ONE_STEP is None:
         return None
     fixed, steps = _ONE_STEP(line, FTFY_CONFIG)
