@@ -237,20 +237,12 @@ class RecordBuilder:
     ) -> tuple[list[CleanArticle], dict[tuple[str, int], list[Removal]]]:
         articles: list[CleanArticle] = []
         outside: dict[tuple[str, int], list[Removal]] = {}
+        min_chars = self.config.segment.min_article_chars
         for fi, fa in enumerate(files):
             cleaned = [clean_article(fa, fi, art, labels) for art in fa.articles]
             kept = [ca for ca in cleaned if ca.paragraphs]
             if not kept:
                 continue
-
-            def owner(pos: int) -> int:
-                return next((ca.article.index for ca in kept if ca.article.start >= pos), kept[-1].article.index)
-
-            for rem in fa.removed:
-                outside.setdefault((fa.name, owner(rem.end)), []).append(fa.remap(rem))
-            for ca in cleaned:
-                if not ca.paragraphs:
-                    outside.setdefault((fa.name, owner(ca.article.end)), []).extend(ca.removed)
             joined: list[CleanArticle] = []
             for ca in kept:
                 prev = joined[-1] if joined else None
@@ -263,7 +255,33 @@ class RecordBuilder:
                     self.counters["continuations_joined"] += 1
                 else:
                     joined.append(ca)
-            articles.extend(joined)
+            # What the cuts left of an article can be a scrap ("分享，", a
+            # heading whose speech follows as the next article): too little
+            # to be an article of its own (segmentation's min_article_chars),
+            # and identical scraps of different articles would be merged.
+            # Beside a real article of the same file it goes out as a
+            # removal there (structure, short-part); a file of scraps only
+            # keeps them.
+            whole = [ca for ca in joined if len(match_key(ca.body)) >= min_chars] or joined
+            parts = [part for ca in whole for part in ca.parts]
+
+            def owner(pos: int) -> int:
+                return next((part.index for part in parts if part.start >= pos), parts[-1].index)
+
+            for rem in fa.removed:
+                outside.setdefault((fa.name, owner(rem.end)), []).append(fa.remap(rem))
+            for ca in cleaned:
+                if not ca.paragraphs:
+                    outside.setdefault((fa.name, owner(ca.article.end)), []).extend(ca.removed)
+            for ca in joined:
+                if len(whole) < len(joined) and not any(ca is w for w in whole):
+                    scrap = outside.setdefault((fa.name, owner(ca.article.end)), [])
+                    scrap.extend(ca.removed)
+                    scrap.extend(
+                        fa.removal(b.start, b.end, "structure", "short-part") for _, src in ca.paragraphs for b in src.blocks
+                    )
+                    self.counters["short_parts_removed"] += 1
+            articles.extend(whole)
         return articles, outside
 
     # -- 4: records -----------------------------------------------------------

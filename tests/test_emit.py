@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
@@ -13,8 +14,9 @@ import cleaner
 from cleaner import CleanConfig, clean_files, clean_texts
 from cleaner.cli import main
 from cleaner.config import ClusterConfig
-from cleaner.emit import sorted_removals
-from cleaner.types import Removal
+from cleaner.emit import RecordBuilder, sorted_removals
+from cleaner.pipeline import prepare_text
+from cleaner.types import Article, Cut, FileArticles, Removal
 
 from .conftest import SEED_NAMES, SEEDS_DIR
 
@@ -156,3 +158,43 @@ def test_cuts_of_one_span_keep_the_order_they_were_made_in() -> None:
     before = Removal("f", 0, 2, "ab", "markup", "nbsp")
     got = sorted_removals([*cuts, before, cuts[2]])
     assert [r.rule for r in got] == ["nbsp"] + [f"rule-{i}" for i in range(8)]
+
+
+def _two_part_file(notice: str) -> tuple[FileArticles, dict]:
+    """One file, two articles: a speech, then a heading and a notice that the
+    labels cut (what a scrape's second part often is)."""
+    speech = "全市工业园区建设工作会议讲话\n同志们:\n今天我们召开全市工业园区建设工作会议,主要任务是总结上半年的工作,研究部署下半年的工作任务。"
+    text = speech + "\n全市金融工作会议讲话\n" + notice
+    found = prepare_text("f", text, CleanConfig()).found
+    assert found is not None
+    blocks = [b for a in found.articles for b in a.blocks]
+    second = next(i for i, b in enumerate(blocks) if b.text == "全市金融工作会议讲话")
+    first, rest = tuple(blocks[:second]), tuple(blocks[second:])
+    articles = (
+        Article("f", 0, first[0].start, first[-1].end, "", first),
+        Article("f", 1, rest[0].start, rest[-1].end, "", rest),
+    )
+    labels = {(0, 1, len(rest) - 1): [Cut(0, len(rest[-1].text), "boilerplate", "test-notice")]}
+    return FileArticles(found.decoded, articles, ()), labels
+
+
+def test_a_part_the_cuts_left_too_short_goes_out_beside_the_real_article() -> None:
+    fa, labels = _two_part_file("本文来源于网络,版权归原作者所有,如有侵权请联系删除。")
+    builder = RecordBuilder()
+    records = list(builder.iter_records([fa], labels))
+    # One record: the scrap (a heading whose notice was cut) would otherwise
+    # be a record of its own, and merge with the same scrap of other articles.
+    assert len(records) == 1 and records[0].text.startswith("同志们")
+    short = [r for r in records[0].removed if r.rule == "short-part"]
+    assert [(r.reason, r.text) for r in short] == [("structure", "全市金融工作会议讲话")]
+    assert fa.decoded.decoded[short[0].start : short[0].end] == "全市金融工作会议讲话"
+    assert any(r.rule == "test-notice" for r in records[0].removed)
+    assert builder.counters["short_parts_removed"] == 1
+
+
+def test_a_file_of_short_parts_only_keeps_them() -> None:
+    fa, labels = _two_part_file("本文来源于网络,版权归原作者所有,如有侵权请联系删除。")
+    only_scrap = FileArticles(fa.decoded, (replace(fa.articles[1], index=0),), ())
+    labels = {(0, 0, k[2]): v for k, v in labels.items()}
+    records = list(RecordBuilder().iter_records([only_scrap], labels))
+    assert [r.text for r in records] == ["全市金融工作会议讲话"]
