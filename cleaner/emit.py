@@ -211,14 +211,19 @@ class RecordBuilder:
         _BUILD = (self, articles, outside, clusters)  # forked workers inherit it
         try:
             done = 0
-            for records, counters in map_ordered(
-                _cluster_records, range(len(clusters)), workers=workers, chunk_size=1, inherit=True
-            ):
-                self.counters.update(counters)
-                done += 1
-                if on_cluster is not None:
-                    on_cluster(done, len(clusters))
-                yield from records
+            for batch in _merge_batches([len(c) for c in clusters], _MERGE_POOL_ARTICLES):
+                # A fresh pool per batch: a forked worker copies the pages of
+                # the articles it touches (reference counts are writes), and
+                # a worker that lived through the whole run would end up
+                # holding a copy of most of the corpus.
+                for records, counters in map_ordered(
+                    _cluster_records, batch, workers=workers, chunk_size=1, inherit=True
+                ):
+                    self.counters.update(counters)
+                    done += 1
+                    if on_cluster is not None:
+                        on_cluster(done, len(clusters))
+                    yield from records
         finally:
             _BUILD = None
 
@@ -384,6 +389,29 @@ class RecordBuilder:
             meta=meta,
             cluster=cluster,
         )
+
+
+# Articles merged by one pool of forked workers before it is replaced.
+_MERGE_POOL_ARTICLES = 2000
+
+
+def _merge_batches(sizes: Sequence[int], limit: int) -> list[range]:
+    """Consecutive runs of cluster indices holding about ``limit`` articles
+    each (a cluster is never split; a bigger one is a batch of its own).
+
+    >>> _merge_batches([3, 3, 3, 9, 1], 6)
+    [range(0, 2), range(2, 3), range(3, 4), range(4, 5)]
+    """
+    out: list[range] = []
+    start = total = 0
+    for i, n in enumerate(sizes):
+        if total and total + n > limit:
+            out.append(range(start, i))
+            start, total = i, 0
+        total += n
+    if start < len(sizes):
+        out.append(range(start, len(sizes)))
+    return out
 
 
 # What cluster workers need, set by RecordBuilder.iter_records before its

@@ -6,7 +6,7 @@ import gc
 
 import pytest
 
-from cleaner import clean_texts
+from cleaner import clean_texts, emit
 from cleaner.parallel import hold_long_lived, map_ordered, release_long_lived, resolve_workers
 from cleaner.pipeline import Cleaner
 
@@ -56,9 +56,14 @@ def test_workers_zero_means_every_core() -> None:
     assert resolve_workers(0) >= 1 and resolve_workers(5) == 5
 
 
-def test_the_pipeline_gives_the_same_records_on_two_processes_as_on_one() -> None:
+@pytest.mark.parametrize("pool_articles", [4000, 5])
+def test_the_pipeline_gives_the_same_records_on_two_processes_as_on_one(
+    pool_articles: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The parallel path against the one-process reference, record for record
-    (text, provenance offsets, removals, order) and report counters."""
+    (text, provenance offsets, removals, order) and report counters; also
+    with merge pools replaced every few articles, as on a large run."""
+    monkeypatch.setattr(emit, "_MERGE_POOL_ARTICLES", pool_articles)
     records = [{"id": n, "text": (SEEDS_DIR / n).read_text(encoding="utf-8")} for n in SEED_NAMES]
     # Each seed twice, renamed: clusters with copies, so merging runs in workers.
     records += [{"id": "copy-" + r["id"], "text": r["text"]} for r in records]
