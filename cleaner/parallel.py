@@ -18,6 +18,7 @@ from __future__ import annotations
 import gc
 import multiprocessing as mp
 import os
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -122,6 +123,7 @@ def map_ordered(
 
 
 _holds = 0  # open hold_long_lived() calls; the heap is unfrozen when the last one ends
+_holds_lock = threading.Lock()  # the service runs requests on threads
 
 
 def hold_long_lived() -> None:
@@ -140,22 +142,25 @@ def hold_long_lived() -> None:
     True
     """
     global _holds
-    _holds += 1
-    gc.freeze()
+    with _holds_lock:
+        _holds += 1
+        gc.freeze()
 
 
 def refreeze_long_lived() -> None:
     """Freeze what was added since, inside an open :func:`hold_long_lived`."""
-    if _holds:
-        gc.freeze()
+    with _holds_lock:
+        if _holds:
+            gc.freeze()
 
 
 def release_long_lived() -> None:
     """End one :func:`hold_long_lived`; the last one unfreezes the heap."""
     global _holds
-    _holds = max(0, _holds - 1)
-    if _holds == 0:
-        gc.unfreeze()
+    with _holds_lock:
+        _holds = max(0, _holds - 1)
+        if _holds == 0:
+            gc.unfreeze()
 
 
 def _pooled(

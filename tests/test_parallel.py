@@ -127,3 +127,24 @@ def test_a_run_leaves_no_object_frozen(workers: int) -> None:
     assert gc.get_freeze_count() > 0  # held while records are being made
     records.close()
     assert gc.get_freeze_count() == 0
+
+
+def test_holds_from_many_threads_all_end_unfrozen() -> None:
+    # The service makes records on worker threads: the count of holds must
+    # not lose an update, or the heap would stay frozen for good.
+    import threading
+
+    def churn() -> None:
+        for _ in range(2000):
+            hold_long_lived()
+            release_long_lived()
+
+    threads = [threading.Thread(target=churn) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert gc.get_freeze_count() == 0
+    hold_long_lived()
+    release_long_lived()
+    assert gc.get_freeze_count() == 0
