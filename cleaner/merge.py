@@ -52,6 +52,10 @@ __all__ = ["Variant", "MergedParagraph", "MergedArticle", "merge_variants", "mer
 # winner wins anyway: copies drop sentences far more often than they invent
 # them, and the goal is the most complete text.
 KEEP_LONGER = 6
+# Regions up to this many characters let a clean reading beat a noisy
+# majority on its own (a real name against its masks); longer ones need a
+# fair share of the copies (minority_support) for it.
+CLEAN_REGION = 20
 # An unmatched paragraph whose key is this contained (fuzz.partial_ratio) in
 # a neighbouring canonical paragraph is a split-off piece, not new content.
 CONTAINED_RATIO = 90.0
@@ -332,9 +336,16 @@ def _vote(slot: _Slot, base_script: str) -> str:
                 k = keys[c[0]] = reading_key(c[0], mixed)
             groups.setdefault(k, []).append(c)
 
+        need = minority_support(len(cands))
+
         def order(item: tuple[str, list]) -> tuple:
             key, members = item
-            clean = any(c[1] == 0 for c in members)
+            # A clean reading beats a noisy majority (a real name beats its
+            # masks) in a short region; in a long one (where many copies'
+            # differences join up) only with a fair share of the copies, or
+            # one copy whose edits happen to break a mask would impose all
+            # its other edits too.
+            clean = any(c[1] == 0 for c in members) and (e - s <= CLEAN_REGION or len(members) >= need)
             return (not clean, -len(members), not any(c[2] for c in members), min(c[3] for c in members))
 
         ranked = sorted(groups.items(), key=order)
@@ -342,7 +353,6 @@ def _vote(slot: _Slot, base_script: str) -> str:
         # Completeness beats the vote (a dropped sentence comes back), but
         # among many copies only a reading a fair share of them have: one
         # site's stamp or insertion must not win by being longer.
-        need = minority_support(len(cands))
         longer = [
             g
             for g in ranked
@@ -930,14 +940,18 @@ def _vote_all(slots: Sequence[_Slot], base_script: str, memo: _Memo) -> list[str
     g_lead = np.maximum.reduceat(cand_lead[order], first)
     g_rank = np.minimum.reduceat(cand_rank[order], first)
     g_key_len = key_len[sk[first]]
-    # Per region: clean first, more copies, the lead's group, the best rank
-    # (ranks are unique within a slot, so no ties); then the completeness rule.
-    ranked = np.lexsort((g_rank, 1 - g_lead, -g_count, g_noisy, g_poll))
+    # Per region: clean first (in a region longer than CLEAN_REGION, only
+    # with a fair share of the copies; see _vote), more copies, the lead's
+    # group, the best rank (ranks are unique within a slot, so no ties);
+    # then the completeness rule.
+    copies = 1 + np.asarray(totals, dtype=np.int64)[poll_slot]
+    need = np.where(copies <= 3, 1, -(-copies // 5))
+    long_region = (p_end - p_start) > CLEAN_REGION
+    g_unclean = g_noisy | (long_region[g_poll] & (g_count < need[g_poll])).astype(g_noisy.dtype)
+    ranked = np.lexsort((g_rank, 1 - g_lead, -g_count, g_unclean, g_poll))
     rp = g_poll[ranked]
     lead_of_poll = np.flatnonzero(np.append(True, rp[1:] != rp[:-1]))
     winner = ranked[lead_of_poll]
-    copies = 1 + np.asarray(totals, dtype=np.int64)[poll_slot]
-    need = np.where(copies <= 3, 1, -(-copies // 5))
     longer = (g_noisy == 0) & (g_key_len >= g_key_len[winner][g_poll] + KEEP_LONGER) & (g_count >= need[g_poll])
     eligible = np.flatnonzero(longer[ranked])
     if len(eligible):

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rapidfuzz import fuzz
 
-from cleaner.merge import MergedArticle, Variant, merge_variants
+from cleaner.merge import MergedArticle, Variant, merge_variants, merge_variants_reference
 
 CASES = json.loads((Path(__file__).parent / "cases" / "merge.json").read_text(encoding="utf-8"))["cases"]
 SEED = Path(__file__).resolve().parent.parent / "fixtures" / "seeds" / "001_66774ca9e7b2c39c.txt"
@@ -258,3 +258,35 @@ def test_speed_five_variants_of_10k_chars():
     print(f"\n5 variants x 10,000 chars / 40 paragraphs: {elapsed * 1000:.1f} ms, similarity {sim:.4f}")
     assert elapsed < 2.0
     assert sim >= 0.99
+
+
+@pytest.mark.parametrize("merge", [merge_variants, merge_variants_reference])
+def test_one_copy_that_breaks_a_mask_does_not_impose_its_edits_on_a_long_region(merge) -> None:
+    # With many edited copies their differences join into one region the
+    # length of the paragraph. The original keeps a template mask ([20XX]),
+    # so its reading is "noisy"; a copy whose random edits hit the mask
+    # reads "clean", and used to win the whole region with its other edits.
+    text = ("1、加强学习,领会文件精神。文件不领会,任务不明确,工作就没有方向。大家要通过学习传达辽教发[20XX]25号"
+            "《关于加强全省教育系统关工委组织建设的意见》,以及省、市有关文件,统一思想,提高认识。")
+    rng = random.Random(3)
+
+    def edited(n: int) -> str:
+        chars = list(text)
+        for i in rng.sample(range(len(chars)), n):
+            chars[i] = rng.choice("甲乙丙丁戊己庚")
+        return "".join(chars)
+
+    head = ("各位老领导、老同志:", "h")
+    variants = [Variant([head, (text, "b1"), ("谢谢大家!", "b2")], ("base",))]
+    variants += [Variant([head, (text, f"o{k}")], (f"o{k}",)) for k in range(10)]
+    variants += [Variant([head, (edited(8), f"e{k}")], (f"e{k}",)) for k in range(80)]
+    assert merge(variants).paragraphs[1].text == text
+
+
+def test_a_real_name_still_beats_its_masks() -> None:
+    # The short-region rule is unchanged: one copy's real name beats the
+    # other copies' masks of it.
+    masked = [Variant([("__市长在会上作了报告。", f"m{k}")], (f"m{k}",)) for k in range(5)]
+    real = Variant([("王市长在会上作了报告。", "r")], ("r",))
+    for merge in (merge_variants, merge_variants_reference):
+        assert merge([*masked, real]).text == "王市长在会上作了报告。"
