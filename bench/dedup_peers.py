@@ -35,8 +35,9 @@ documents) is compared with the clean original (rapidfuzz ``fuzz.ratio`` of
 :func:`bench.score.norm_content` forms: NFC, t2s, width folded, whitespace
 removed): mean and minimum. Speed is MiB of UTF-8 text per second of work
 (input already in memory, tool imported); wall time includes start-up.
-Peak memory is sampled every 50 ms over the tool's process tree (sum of
-PSS, so forked workers are not double-counted); "max RSS" is the largest
+Peak memory is sampled over the tool's process tree (sum of PSS, so forked
+workers are not double-counted) every 50 ms, or less often for big trees so
+that sampling takes under a tenth of the time; "max RSS" is the largest
 single process (``wait4`` ``ru_maxrss``).
 """
 
@@ -255,14 +256,20 @@ def run_tool(tool: Tool, docs_path: Path, out_dir: Path, workers: int = 2, timeo
         if pid:
             status, ru = st, usage
             break
+        sampled = time.perf_counter()
         pss, rss = _tree_memory(ps)
         peak_pss, peak_rss = max(peak_pss, pss), max(peak_rss, rss)
+        # Reading PSS walks the page tables: ~17 ms for a 1.5 GiB process.
+        # Every 50 ms on a tree of three such processes took most of a core
+        # from the tool being measured, so sampling stays under a tenth of
+        # the time (a multi-GiB tree is then sampled a few times a second).
+        cost = time.perf_counter() - sampled
         if time.perf_counter() - t0 > timeout:
             proc.kill()
             os.wait4(proc.pid, 0)
             log.close()
             return Run(tool.name, False, f"timed out after {timeout:.0f} s", wall_s=timeout)
-        time.sleep(0.05)
+        time.sleep(max(0.05, 9 * cost))
     wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
     log.close()
