@@ -45,6 +45,7 @@ from .parallel import map_ordered, resolve_workers
 from .segment import parse_ordinal
 from .shingle import match_keys, shingle_hashes, shingle_hashes_text
 from .sketch import MinHasher
+from .spill import SpilledArrays, sizes_of
 
 
 
@@ -235,6 +236,19 @@ class _SampleOwners:
             filled.clear()
 
 
+class _Picked(Sequence[np.ndarray]):
+    """``[arrays[i] for i in picks]`` without reading them all now."""
+
+    def __init__(self, arrays: Sequence[np.ndarray], picks: list[int]) -> None:
+        self.arrays, self.picks = arrays, picks
+
+    def __len__(self) -> int:
+        return len(self.picks)
+
+    def __getitem__(self, x: int) -> np.ndarray:  # type: ignore[override]
+        return self.arrays[self.picks[x]]
+
+
 class _Graph:
     """Verified relations between nodes (distinct shingle sets), cached."""
 
@@ -246,8 +260,11 @@ class _Graph:
         text_of: Callable[[int], str],
         counters: dict[str, int],
         sigs: np.ndarray | None = None,
+        sizes: Sequence[int] | None = None,
     ) -> None:
         self.cfg = cfg
+        # Set sizes, so that sets kept on disk (SpilledArrays) are not read for them.
+        self.sizes = list(sizes) if sizes is not None else [len(x) for x in sets]
         # MinHash signatures: with them, decisions that the estimate already
         # makes beyond doubt skip the exact set intersection.
         self.sigs = sigs
@@ -282,7 +299,7 @@ class _Graph:
 
     def _containment_at(self, x: int, y: int, jac: float) -> float:
         """Containment of the smaller set implied by Jaccard ``jac``."""
-        a, b = len(self.sets[x]), len(self.sets[y])
+        a, b = self.sizes[x], self.sizes[y]
         return jac * (a + b) / ((1.0 + jac) * max(1, min(a, b)))
 
     def rank(self, x: int, y: int) -> float:
@@ -306,7 +323,7 @@ class _Graph:
                 # Only "not the same" is taken from the estimate: anything
                 # that links two texts is verified on the exact sets.
                 if high < cfg.jaccard_min and (
-                    min(len(self.sets[x]), len(self.sets[y])) < cfg.min_shingles
+                    min(self.sizes[x], self.sizes[y]) < cfg.min_shingles
                     or self._containment_at(x, y, high) < floor
                 ):
                     decided = False
@@ -441,24 +458,26 @@ class ArticleClusterer:
         else:
             sets, words = features  # type: ignore[misc]
         # Identical shingle sets are one node: big exact-copy groups cost nothing.
+        sizes = sizes_of(sets)
         by_content: dict[bytes, list[int]] = defaultdict(list)
         for i, s in enumerate(sets):
             # A digest, not the bytes: keys would double the sets' memory.
             by_content[_digest(s) if len(s) else f"empty-{i}".encode()].append(i)
         nodes = [sorted(g, key=lambda i: sort_keys[i]) for g in by_content.values()]
-        node_sets = [sets[g[0]] for g in nodes]
+        node_sets = _Picked(sets, [g[0] for g in nodes])
+        node_sizes = [sizes[g[0]] for g in nodes]
         node_words = [words[g[0]] for g in nodes]
         self.counters["exact_copies"] += n - len(nodes)
         estimate = exact_nodes is not None and len(nodes) > exact_nodes
         if sigs is not None:
             node_sigs = np.stack([sigs[g[0]] for g in nodes])
         else:
-            node_sigs = self.hasher.signatures(node_sets) if node_sets else None
+            node_sigs = self.hasher.signatures(list(node_sets)) if len(node_sets) else None
         graph = _Graph(cfg, node_sets, node_words, lambda x: texts[nodes[x][0]], self.counters,
-                       node_sigs if estimate else None)
+                       node_sigs if estimate else None, node_sizes)
 
         def order(x: int) -> tuple:
-            return (-len(node_sets[x]), sort_keys[nodes[x][0]])
+            return (-node_sizes[x], sort_keys[nodes[x][0]])
 
         if estimate:
             assert node_sigs is not None
@@ -510,7 +529,7 @@ class ArticleClusterer:
                     self.counters["chain_refused"] += 1
             clusters.append(members)
         out = [[i for x in members for s in (x, *satellites.get(x, ())) for i in nodes[s]] for members in clusters]
-        out = [sorted(c, key=lambda i: (-len(sets[i]), sort_keys[i])) for c in out]
+        out = [sorted(c, key=lambda i: (-sizes[i], sort_keys[i])) for c in out]
         out.sort(key=lambda c: min(sort_keys[i] for i in c))
         self.counters["clusters"] += len(out)
         self.counters["merged_clusters"] += sum(1 for c in out if len(c) > 1)
@@ -593,7 +612,7 @@ class ArticleClusterer:
             return None
 
         for pos, x in enumerate(ordered):
-            row = bands[pos].tolist() if bands is not None and len(sets[x]) else []
+            row = bands[pos].tolist() if bands is not None and graph.sizes[x] else []
             # Counter counts an iterable in C: the texts sharing a bucket with x.
             hits = Counter(chain.from_iterable(table.get(h, ()) for table, h in zip(tables, row)))
             r = best(x, {y for y in hits if leader_of[y] == y})
@@ -804,10 +823,34 @@ def cluster_texts(
 
     if resolve_workers(workers) > 1:
         text_features("预热 warm-up", cfg)  # load OpenCC and the tables once, before the workers fork
-    feats = list(map_ordered(partial(text_features, config=cfg), texts(), workers=workers, chunk_size=32))
-    clusters = clusterer.cluster(
-        [f.text if f.text is not None else o for f, o in zip(feats, originals)],
-        [(i,) for i in ids],
-        ([f.shingles for f in feats], [f.words for f in feats], [f.signature for f in feats]),
-    )
+    with SpilledArrays() as sets:
+        words, sigs, repaired = collect_features(
+            map_ordered(partial(text_features, config=cfg), texts(), workers=workers, chunk_size=32), sets
+        )
+        clusters = clusterer.cluster(
+            [r if r is not None else o for r, o in zip(repaired, originals)], [(i,) for i in ids], (sets, words, sigs)
+        )
     return [[ids[i] for i in c] for c in clusters]
+
+
+def collect_features(
+    feats: Iterable[TextFeatures], sets: SpilledArrays
+) -> tuple[list[bool], list[np.ndarray], list[str | None]]:
+    """Keep each text's features as they arrive: its shingle set goes to
+    ``sets`` (a temporary file: 4 bytes a character of the corpus), the
+    rest is returned as ``(words, signatures, repaired texts)``.
+
+    >>> with SpilledArrays() as sets:
+    ...     words, sigs, texts = collect_features([text_features("同志们这次会议开得很好")], sets)
+    ...     len(sets), sets.sizes.tolist(), words, texts
+    (1, [7], [False], [None])
+    """
+    words: list[bool] = []
+    sigs: list[np.ndarray] = []
+    texts: list[str | None] = []
+    for f in feats:
+        sets.append(f.shingles)
+        words.append(f.words)
+        sigs.append(f.signature)
+        texts.append(f.text)
+    return words, sigs, texts

@@ -23,11 +23,12 @@ from functools import partial
 from dataclasses import dataclass
 from typing import Any
 
-from .cluster import ArticleClusterer, continues, text_features
+from .cluster import ArticleClusterer, collect_features, continues, text_features
 from .config import CleanConfig
 from .merge import Variant, merge_variants
 from .normalize import convert_script, match_key
 from .parallel import map_ordered, refreeze_long_lived, resolve_workers
+from .spill import SpilledArrays
 from .strip import strip_block
 from .types import (
     Article,
@@ -190,13 +191,12 @@ class RecordBuilder:
         refreeze_long_lived()  # the clean articles live as long as the files
         cfg = self.config.cluster
         bodies = [a.body for a in articles]
-        feats = list(map_ordered(partial(text_features, config=cfg, repair=False), bodies, workers=workers, chunk_size=64))
-        clusters = self.clusterer.cluster(
-            bodies,
-            [a.sort_key for a in articles],
-            ([f.shingles for f in feats], [f.words for f in feats], [f.signature for f in feats]),
-        )
-        del feats
+        with SpilledArrays() as sets:
+            words, sigs, _ = collect_features(
+                map_ordered(partial(text_features, config=cfg, repair=False), bodies, workers=workers, chunk_size=64),
+                sets,
+            )
+            clusters = self.clusterer.cluster(bodies, [a.sort_key for a in articles], (sets, words, sigs))
         for name, n in self.clusterer.counters.items():
             self.counters[f"cluster:{name}"] = n
         if on_phase is not None:
