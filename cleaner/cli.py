@@ -20,6 +20,7 @@ from .config import SCRIPTS, CleanConfig, ConfigError, load_config
 from .inputs import iter_jsonl, open_jsonl, plan_inputs
 from .output import OutputWriter, dump_record
 from .pipeline import Cleaner
+from .spill import SpillError
 
 EXIT_OK = 0
 EXIT_NOTHING_PROCESSED = 1
@@ -217,6 +218,9 @@ def cmd_clean(args: argparse.Namespace) -> int:
                     writer.add(rec)
                 if to_stdout:
                     sys.stdout.write(dump_record(rec.to_dict()) + "\n")
+        except SpillError as exc:
+            print(f"cleaner: error: {exc.strerror}", file=sys.stderr)
+            return EXIT_NOTHING_PROCESSED
         except OSError as exc:
             print(f"cleaner: error: cannot write output: {exc.strerror}", file=sys.stderr)
             return EXIT_NOTHING_PROCESSED

@@ -24,7 +24,12 @@ from typing import Any, overload
 
 import numpy as np
 
-__all__ = ["SpilledArrays"]
+__all__ = ["SpillError", "SpilledArrays"]
+
+
+class SpillError(OSError):
+    """The temporary file could not be made, written or read (a full or
+    read-only temporary folder): ``strerror`` says which folder and why."""
 
 
 class SpilledArrays(Sequence[np.ndarray]):
@@ -33,7 +38,10 @@ class SpilledArrays(Sequence[np.ndarray]):
 
     def __init__(self, dtype: Any = np.uint32, cache_bytes: int = 64 << 20) -> None:
         self.dtype = np.dtype(dtype)
-        self._file = tempfile.TemporaryFile(prefix="cleaner-sets-")
+        try:
+            self._file = tempfile.TemporaryFile(prefix="cleaner-sets-")
+        except OSError as exc:
+            raise _spill_error(exc) from exc
         self._fd = self._file.fileno()
         self._end = 0
         self._offsets: list[int] = []
@@ -45,8 +53,11 @@ class SpilledArrays(Sequence[np.ndarray]):
     def append(self, arr: np.ndarray) -> None:
         data = np.ascontiguousarray(arr, dtype=self.dtype).tobytes()
         done = 0
-        while done < len(data):  # os.pwrite may write less than asked
-            done += os.pwrite(self._fd, data[done:], self._end + done)
+        try:
+            while done < len(data):  # os.pwrite may write less than asked
+                done += os.pwrite(self._fd, data[done:], self._end + done)
+        except OSError as exc:
+            raise _spill_error(exc) from exc
         self._offsets.append(self._end)
         self._sizes.append(len(data) // self.dtype.itemsize)
         self._end += len(data)
@@ -99,6 +110,15 @@ class SpilledArrays(Sequence[np.ndarray]):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _spill_error(exc: OSError) -> SpillError:
+    folder = tempfile.gettempdir()
+    return SpillError(
+        exc.errno or 0,
+        f"clustering's temporary file in {folder}: {exc.strerror or exc}"
+        " (set TMPDIR to a folder with room: about 4 bytes per character of input)",
+    )
 
 
 def sizes_of(arrays: Sequence[np.ndarray]) -> list[int]:

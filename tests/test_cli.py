@@ -223,6 +223,28 @@ def test_an_unwritable_output_folder_is_a_clear_error(tmp_path: Path, capsys: py
     assert "cannot write" in capsys.readouterr().err
 
 
+def test_a_full_temporary_folder_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import os
+
+    import cleaner.spill as spill
+
+    def full(fd: int, data: bytes, offset: int) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    # Clustering's shingle sets go to a temporary file; a full disk there
+    # names the folder and the way out, not the output folder.
+    monkeypatch.setattr(spill.os, "pwrite", full)
+    code = main(["clean", str(SEEDS_DIR), "-o", str(tmp_path / "out"), "--no-progress", "-q", "-j", "1"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "temporary file" in err and "TMPDIR" in err and "No space left" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "out" / "articles.jsonl").exists()
+
+
 def test_explain_shows_removals_with_reasons(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["explain", str(SEEDS_DIR / "001_66774ca9e7b2c39c.txt")]) == 0
     out = capsys.readouterr().out
