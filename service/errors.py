@@ -14,6 +14,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from cleaner.spill import SpillError
+
 log = logging.getLogger("cleaner.service")
 
 _CODES = {
@@ -27,6 +29,7 @@ _CODES = {
     415: "unsupported-media-type",
     422: "invalid-request",
     500: "internal",
+    507: "insufficient-storage",
 }
 
 
@@ -89,6 +92,13 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 404 and message == "Not Found":
             message = f"no route {request.method} {request.url.path}"
         return error_response(exc.status_code, code, message, getattr(exc, "headers", None))
+
+    @app.exception_handler(SpillError)
+    async def _no_room(request: Request, exc: SpillError) -> JSONResponse:
+        # The server's temporary folder is full or read-only: the request was
+        # fine, and may be retried once there is room.
+        log.error("no room for a temporary file on %s %s: %s", request.method, request.url.path, exc.strerror)
+        return error_response(507, "insufficient-storage", "the server has no room for this request's temporary files")
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception) -> JSONResponse:

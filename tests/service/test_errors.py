@@ -118,3 +118,18 @@ def test_invalid_collection_names(client, name):
 def test_bad_query_values(client):
     err(client.post("/v1/clean?script=klingon", json={"documents": [{"id": "a", "text": SPEECH}]}), 422, "invalid-request")
     err(client.get("/v1/collections/c/articles?limit=0"), 422, "invalid-request")
+
+
+def test_a_full_temporary_folder_is_507_json(client, monkeypatch):
+    import errno
+    import os
+
+    import cleaner.spill as spill
+
+    def full(fd, data, offset):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(spill.os, "pwrite", full)
+    files = [("files", (f"{i}.txt", SPEECH.encode(), "text/plain")) for i in range(2)]
+    e = err(client.post("/v1/clean", files=files), 507, "insufficient-storage")
+    assert "temporary" in e["message"] and "/" not in e["message"]  # no server path leaks out
