@@ -46,7 +46,7 @@ import numpy as np
 from .config import BoilerplateConfig
 from .index import BandIndex
 from .rules import Rule, RuleMatch, RulePack, TextGate, default_pack, glued_page_number
-from .shingle import match_keys, shingle_hashes, shingle_hashes_many
+from .shingle import char_batches, match_keys, shingle_hashes, shingle_hashes_many
 from .sketch import MinHasher, exact_jaccard
 from .types import Article, Block, Cut
 
@@ -463,8 +463,23 @@ class BoilerplateLabeler:
             if s >= 2 and s >= cfg.related_share * min(blocks_per_article[a], blocks_per_article[b]):
                 auf.union(a, b)
         cluster_of = {ref: auf.find(aid) for ref, aid in article_ids.items()}
+        self._learn_blocks(infos, keys, groups.values(), cluster_of, cuts, scan)
+        return cluster_of
 
-        for members in groups.values():
+    def _learn_blocks(
+        self,
+        infos: list[_BlockInfo],
+        keys: Sequence[str],
+        groups: Iterable[list[int]],
+        cluster_of: dict[tuple[int, int], int],
+        cuts: dict[BlockRef, list[Cut]],
+        scan: _Scan,
+    ) -> None:
+        """Cut the groups of near-identical blocks that repeat across
+        unrelated articles and speak about the site, then what earlier
+        batches learned (both paths of step 2 end here)."""
+        cfg = self.config
+        for members in groups:
             if len(members) < 2:
                 continue
             clusters = {cluster_of[infos[i].ref[:2]] for i in members}
@@ -485,7 +500,6 @@ class BoilerplateLabeler:
                 if rule is not None and not _whole_cut(cuts.get(infos[i].ref), infos[i].length):
                     cuts[infos[i].ref] = [Cut(0, infos[i].length, "boilerplate", rule)]
                     self.counters["known-block"] += 1
-        return cluster_of
 
     # -- 3. repeated inline spans (reference) ---------------------------------
     def _repeated_spans_reference(
@@ -588,28 +602,7 @@ class BoilerplateLabeler:
         sizes = [blocks_per_article[a] for a in range(len(article_ids))]
         article_root = _related_articles(content, sizes, cfg.related_share)
         cluster_of = {ref: article_root[aid] for ref, aid in article_ids.items()}
-
-        for members in groups.values():
-            if len(members) < 2:
-                continue
-            clusters = {article_root[aid_of[i]] for i in members}
-            if len(clusters) < cfg.min_unrelated:
-                continue
-            if not any(scan.speaks(infos[i].text) for i in members[:8]):
-                continue
-            rule = "learned-block:" + hashlib.blake2b(keys[members[0]].encode(), digest_size=5).hexdigest()
-            self.learned[keys[members[0]]] = rule
-            for i in members:
-                cuts[infos[i].ref] = [Cut(0, infos[i].length, "boilerplate", rule)]
-                self.counters["learned-block"] += 1
-        # Patterns learned earlier (a collection's memory) apply to new text
-        # even where it does not repeat within this batch.
-        if self.known:
-            for i, key in enumerate(keys):
-                rule = self.known.get(key)
-                if rule is not None and not _whole_cut(cuts.get(infos[i].ref), infos[i].length):
-                    cuts[infos[i].ref] = [Cut(0, infos[i].length, "boilerplate", rule)]
-                    self.counters["known-block"] += 1
+        self._learn_blocks(infos, keys, groups.values(), cluster_of, cuts, scan)
         return cluster_of
 
     # -- 3. repeated inline spans -------------------------------------------
@@ -770,13 +763,7 @@ def _key_roots(keys: Sequence[str], kid: Sequence[int], hasher: MinHasher, cfg: 
             first[j] = i
     # Signatures in batches of keys: the window hashes of all keys at once
     # would be 8 bytes per character of the corpus.
-    batches: list[np.ndarray] = []
-    start = size = 0
-    for end, key in enumerate(keys, 1):
-        size += len(key)
-        if size >= _KEY_BATCH_CHARS or end == n:
-            batches.append(hasher.signatures_flat(*shingle_hashes_many(keys[start:end], cfg.shingle_k)))
-            start, size = end, 0
+    batches = [hasher.signatures_flat(*shingle_hashes_many(keys[b], cfg.shingle_k)) for b in char_batches(keys, _KEY_BATCH_CHARS)]
     sigs = np.concatenate(batches) if batches else hasher.signatures([])
     index = BandIndex(cfg.block_threshold, cfg.num_perm)
     bands = index.band_hashes(sigs)

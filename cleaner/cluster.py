@@ -225,9 +225,8 @@ class _SampleOwners:
             if capped and h in filled:
                 continue
             hs = owners[h]
-            if len(hs) >= cap:
-                if capped:
-                    continue
+            if capped and len(hs) >= cap:
+                continue
             hs.append(x)
             if len(hs) == cap:
                 filled.add(h)

@@ -267,7 +267,10 @@ class RecordBuilder:
             # Beside a real article of the same file it goes out as a
             # removal there (structure, short-part); a file of scraps only
             # keeps them.
-            whole = [ca for ca in joined if len(match_key(ca.body)) >= min_chars] or joined
+            short = [len(joined) > 1 and len(match_key(ca.body)) < min_chars for ca in joined]
+            if all(short):
+                short = [False] * len(joined)
+            whole = [ca for ca, s in zip(joined, short) if not s]
             parts = [part for ca in whole for part in ca.parts]
 
             def owner(pos: int) -> int:
@@ -278,8 +281,8 @@ class RecordBuilder:
             for ca in cleaned:
                 if not ca.paragraphs:
                     outside.setdefault((fa.name, owner(ca.article.end)), []).extend(ca.removed)
-            for ca in joined:
-                if len(whole) < len(joined) and not any(ca is w for w in whole):
+            for ca, s in zip(joined, short):
+                if s:
                     scrap = outside.setdefault((fa.name, owner(ca.article.end)), [])
                     scrap.extend(ca.removed)
                     scrap.extend(

@@ -115,7 +115,15 @@ def fix_ftfy(line: str) -> str:
 
 
 def _describe_ftfy(before: str, after: str) -> str:
-    steps = ftfy_fix(before)[1]
+    return _describe_steps(ftfy_fix(before)[1])
+
+
+def _describe_steps(steps: tuple[tuple[str, str], ...]) -> str:
+    """What ftfy's steps did, for a repair's ``detail``.
+
+    >>> _describe_steps((("encode", "latin-1"), ("decode", "utf-8"))), _describe_steps(())
+    ('utf-8 read as latin-1', 'ftfy')
+    """
     enc = [p for a, p in steps if a == "encode"]
     dec = [p for a, p in steps if a == "decode"]
     if enc and dec:
@@ -177,12 +185,7 @@ def _fix_ftfy_reference(line: str) -> str:
 
 
 def _describe_ftfy_reference(before: str, after: str) -> str:
-    steps = ftfy_fix_reference(before)[1]
-    enc = [p for a, p in steps if a == "encode"]
-    dec = [p for a, p in steps if a == "decode"]
-    if enc and dec:
-        return f"{dec[-1]} read as {enc[0]}"
-    return "ftfy: " + ", ".join(p for _, p in steps) if steps else "ftfy"
+    return _describe_steps(ftfy_fix_reference(before)[1])
 
 
 def _fix_gbk_reference(line: str) -> str:

@@ -22,9 +22,10 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager, nullcontext
 from typing import Any, TypeVar
 
-__all__ = ["default_workers", "hold_long_lived", "map_ordered", "refreeze_long_lived", "release_long_lived", "resolve_workers"]
+__all__ = ["default_workers", "hold_long_lived", "long_lived", "map_ordered", "refreeze_long_lived", "release_long_lived", "resolve_workers"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -110,16 +111,11 @@ def map_ordered(
     if second is None:  # one chunk: not worth a pool
         yield from _run_chunk(fn, first)
         return
-    if inherit:
-        # Forked workers share the parent's pages until written; the cyclic
-        # GC writes to every object it scans, so frozen objects (never
-        # scanned) stay shared, and the parent stops rescanning them too.
-        hold_long_lived()
-    try:
+    # Forked workers share the parent's pages until written; the cyclic GC
+    # writes to every object it scans, so frozen objects (never scanned)
+    # stay shared, and the parent stops rescanning them too.
+    with long_lived() if inherit else nullcontext():
         yield from _pooled(fn, first, second, chunks, n, in_flight)
-    finally:
-        if inherit:
-            release_long_lived()
 
 
 _holds = 0  # open hold_long_lived() calls; the heap is unfrozen when the last one ends
@@ -145,6 +141,21 @@ def hold_long_lived() -> None:
     with _holds_lock:
         _holds += 1
         gc.freeze()
+
+
+@contextmanager
+def long_lived() -> Iterator[None]:
+    """:func:`hold_long_lived` for the block, released however it ends.
+
+    >>> with long_lived():
+    ...     gc.get_freeze_count() >= 0
+    True
+    """
+    hold_long_lived()
+    try:
+        yield
+    finally:
+        release_long_lived()
 
 
 def refreeze_long_lived() -> None:

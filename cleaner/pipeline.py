@@ -27,7 +27,7 @@ from .errors import InputError
 from .fixes import repair_text
 from .html import extract_html, looks_like_html
 from .inputs import InputRef, plan_inputs, read_input
-from .parallel import hold_long_lived, map_ordered, refreeze_long_lived, release_long_lived, resolve_workers
+from .parallel import long_lived, map_ordered, refreeze_long_lived, resolve_workers
 from .report import FileReport, Report
 from .segment import segment_text
 from .types import CanonicalArticle, DecodedFile, FileArticles, Labels, Problem, Repair
@@ -275,8 +275,7 @@ class Cleaner:
             # Load OpenCC, the rule pack and their tables here, once, so the
             # forked workers inherit them instead of each loading its own.
             prepare_text("warm-up", _WARM_UP, self.config)
-        hold_long_lived()  # the files kept (see iter_records)
-        try:
+        with long_lived():  # the files kept (see iter_records)
             for prepared in map_ordered(work_fn, work(), workers=self.workers, chunk_size=8):
                 while problems:  # inputs that failed to read, in their turn
                     name, problem, size = problems.pop(0)
@@ -286,8 +285,6 @@ class Cleaner:
                 found += self.add_prepared(prepared)
                 if on_progress is not None:
                     on_progress(prepared.report.file)
-        finally:
-            release_long_lived()
         for name, problem, size in problems:
             self.add_problem(name, problem, size)
             if on_progress is not None:
@@ -326,8 +323,7 @@ class Cleaner:
         # Files, labels and clusters live until the records are out: keep
         # them out of the cyclic GC's full collections (a quarter of a large
         # run's time otherwise; see parallel.hold_long_lived).
-        hold_long_lived()
-        try:
+        with long_lived():
             labels = self.label(self.files)
             refreeze_long_lived()
             builder = RecordBuilder(self.config)
@@ -340,8 +336,6 @@ class Cleaner:
                 for rem in rec.removed:
                     by_file.setdefault(rem.file, Counter())[rem.reason] += 1
                 yield rec
-        finally:
-            release_long_lived()
         self.counters.update(builder.counters)
         self.report.records = n
         self.report.counters = dict(sorted(self.counters.items()))

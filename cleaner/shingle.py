@@ -48,7 +48,7 @@ hash per window, in text order, which is all MinHash needs.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -275,15 +275,27 @@ def match_keys(texts: Sequence[str]) -> list[str]:
     keys: list[str] = []
     # Batches of about _KEY_BATCH_CHARS: one call's working arrays (code
     # points, tables, masks) stay bounded however many texts there are.
+    for b in char_batches(texts, _KEY_BATCH_CHARS):
+        batch = texts[b]
+        got = match_key(_SEP.join(batch)).split(_SEP)
+        keys.extend(got if len(got) == len(batch) else [match_key(t) for t in batch])  # (cannot differ; be safe)
+    return keys
+
+
+def char_batches(texts: Sequence[str], limit: int) -> Iterator[slice]:
+    """Consecutive slices of ``texts`` of about ``limit`` characters each
+    (a text is never split), so that work over all of them at once keeps
+    its working arrays bounded.
+
+    >>> list(char_batches(["ab", "cd", "efgh", "i"], 4))
+    [slice(0, 2, None), slice(2, 3, None), slice(3, 4, None)]
+    """
     start = size = 0
     for end, text in enumerate(texts, 1):
         size += len(text) + 1
-        if size >= _KEY_BATCH_CHARS or end == len(texts):
-            batch = texts[start:end]
-            got = match_key(_SEP.join(batch)).split(_SEP)
-            keys.extend(got if len(got) == len(batch) else [match_key(t) for t in batch])  # (cannot differ; be safe)
+        if size >= limit or end == len(texts):
+            yield slice(start, end)
             start, size = end, 0
-    return keys
 
 
 def shingle_hashes_many(

@@ -20,7 +20,7 @@ import os
 import tempfile
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from typing import Any, overload
+from typing import Any
 
 import numpy as np
 
@@ -70,15 +70,7 @@ class SpilledArrays(Sequence[np.ndarray]):
     def __len__(self) -> int:
         return len(self._offsets)
 
-    @overload
-    def __getitem__(self, i: int) -> np.ndarray: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> list[np.ndarray]: ...
-
-    def __getitem__(self, i: int | slice) -> np.ndarray | list[np.ndarray]:
-        if isinstance(i, slice):
-            return [self[k] for k in range(*i.indices(len(self)))]
+    def __getitem__(self, i: int) -> np.ndarray:  # type: ignore[override]  (no slices: nothing needs them)
         if i < 0:
             i += len(self)
         arr = self._cache.get(i)
