@@ -76,7 +76,11 @@ def test_without_the_dictionary_tool_every_text_is_converted(monkeypatch):
         raise FileNotFoundError("opencc_dict")
 
     monkeypatch.setattr(normalize, "_CHANGERS", {})
+    monkeypatch.setattr(normalize, "_ENTRIES", {})
+    monkeypatch.setattr(normalize, "_KEY_TABLES", {})
     monkeypatch.setattr(subprocess, "run", missing)
     assert opencc_changers("t2s") is None
     assert _opencc("t2s", "資源型城市轉型") == "资源型城市转型"
     assert _opencc("t2s", "资源型城市") == "资源型城市"
+    # Keys fall back to OpenCC on each character alone: still script-blind.
+    assert match_key("XX市長：資源型城市轉型") == match_key("XX市长:资源型城市转型") == "□市长资源型城市转型"
