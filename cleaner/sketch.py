@@ -12,8 +12,19 @@ modulo is the hardware wraparound, which is what makes this fast in numpy
   the 64-bit shingle hashes are used whole.
 * ``scheme="affine32"``: ``w = 32``; signatures are ``uint32`` (half the
   memory, about 1.5x faster); the low 32 bits of each shingle hash are used.
+* ``scheme="oph32"``: *one permutation hashing* with optimal densification
+  (Li, Owen and Zhang 2012; Shrivastava 2017). The same pre-mixed 32-bit
+  values are dealt into ``num_perm`` bins by their high bits and each bin
+  keeps its minimum: one pass over the set instead of ``num_perm`` (about
+  7x faster than affine32 for a 4,000-shingle text). A bin that got no value
+  copies the value of the first non-empty bin on its fixed probe sequence
+  (random bins drawn from ``seed``, then the bins to its right), so two
+  sets still agree on a position with probability about their Jaccard.
+  Signatures are ``uint32``, the same shape as affine32's, and go into
+  datasketch's ``MinHashLSH`` / ``LeanMinHash`` unchanged, but the values
+  are not ``datasketch.MinHash``'s.
 
-Our values are bit-for-bit datasketch's: the permutation parameters are
+For the affine schemes our values are bit-for-bit datasketch's: the permutation parameters are
 taken from ``datasketch.MinHash(num_perm, seed, scheme=scheme)``, and
 ``MinHash(num_perm, seed, scheme=scheme, hashfunc=f).update_batch(hashes)``
 gives :meth:`MinHasher.signature` ``(hashes)`` with ``f = int`` for affine64
@@ -34,7 +45,7 @@ import numpy as np
 
 __all__ = ["MinHasher", "affine_permutations", "SCHEMES", "is_empty", "jaccard", "exact_jaccard", "containment"]
 
-SCHEMES: tuple[str, ...] = ("affine64", "affine32")
+SCHEMES: tuple[str, ...] = ("affine64", "affine32", "oph32")
 
 # MurmurHash3 finaliser constants per width: (shift1, mult1, shift2, mult2, shift3)
 # (the same as datasketch.minhash._FMIX_CONSTANTS).
@@ -48,6 +59,10 @@ _MASK32 = np.uint64(0xFFFFFFFF)
 # (4 or 8 MiB) measured fastest here (4096: 1.5x slower); it also bounds
 # memory for long documents.
 _CHUNK = 8192
+
+# Random probes per empty bin before oph32 falls back to the bins on its
+# right: with half the bins filled, all 32 miss once in 4 billion.
+_OPH_PROBES = 32
 
 
 def _fmix_(x: np.ndarray, width: int) -> np.ndarray:
@@ -113,6 +128,8 @@ class MinHasher:
         self._a = np.ascontiguousarray(a, dtype=self.dtype)[:, None]
         self._b = np.ascontiguousarray(b, dtype=self.dtype)[:, None]
         self.max_value = np.iinfo(self.dtype).max
+        self._oph = scheme == "oph32"
+        self._probes = oph_probes(num_perm, seed) if self._oph else np.zeros((0, 0), dtype=np.int64)
 
     # -- signatures ---------------------------------------------------------
 
@@ -147,6 +164,14 @@ class MinHasher:
         x = self._premix(hashes)
         out = self.empty()
         if len(x) == 0:
+            return out
+        if self._oph:
+            k = self.num_perm
+            bins = ((x.astype(np.uint64) * np.uint64(k)) >> np.uint64(32)).astype(np.intp)
+            np.minimum.at(out, bins, x)
+            filled = np.bincount(bins, minlength=k) > 0
+            if not filled.all():
+                self._densify(out[None, :], filled[None, :])
             return out
         a, b = self._a, self._b
         buf = np.empty((self.num_perm, min(_CHUNK, len(x))), dtype=self.dtype)
@@ -199,6 +224,14 @@ class MinHasher:
             return out
         x = self._premix(hashes[offsets[0] : offsets[-1]])
         lens = np.diff(offsets)
+        if self._oph:
+            k = self.num_perm
+            cell = np.repeat(np.arange(n, dtype=np.int64) * k, lens)
+            cell += ((x.astype(np.uint64) * np.uint64(k)) >> np.uint64(32)).astype(np.int64)
+            np.minimum.at(out.reshape(-1), cell, x)
+            filled = (np.bincount(cell, minlength=n * k) > 0).reshape(n, k)
+            self._densify(out, filled)
+            return out
         nz = np.flatnonzero(lens)  # empty documents own no columns
         dstarts = offsets[:-1][nz] - offsets[0]
         a, b = self._a, self._b
@@ -218,6 +251,20 @@ class MinHasher:
             out[docs] = mins.T
         return out
 
+    def _densify(self, sigs: np.ndarray, filled: np.ndarray) -> None:
+        """Fill each empty bin of the non-empty rows of ``sigs`` (in place)
+        from the first filled bin on its probe sequence. Rows with no
+        filled bin (empty sets) keep :meth:`empty`."""
+        rows, cols = np.nonzero(~filled & filled.any(axis=1, keepdims=True))
+        probes = self._probes
+        for step in range(probes.shape[1]):
+            if len(rows) == 0:
+                break
+            src = probes[cols, step]
+            hit = filled[rows, src]
+            sigs[rows[hit], cols[hit]] = sigs[rows[hit], src[hit]]
+            rows, cols = rows[~hit], cols[~hit]
+
     # -- interop ------------------------------------------------------------
 
     def to_datasketch(self, sig: np.ndarray) -> Any:
@@ -231,10 +278,30 @@ class MinHasher:
         """
         from datasketch import LeanMinHash
 
-        return LeanMinHash(seed=self.seed, hashvalues=np.asarray(sig, dtype=self.dtype), scheme=self.scheme)
+        # oph32 values are compared like affine32's (equal positions), and
+        # datasketch knows only its own scheme names.
+        scheme = "affine32" if self._oph else self.scheme
+        return LeanMinHash(seed=self.seed, hashvalues=np.asarray(sig, dtype=self.dtype), scheme=scheme)
 
     def __repr__(self) -> str:
         return f"MinHasher(num_perm={self.num_perm}, seed={self.seed}, scheme={self.scheme!r})"
+
+
+def oph_probes(num_perm: int, seed: int) -> np.ndarray:
+    """The fixed probe sequence of every oph32 bin: row ``i`` lists the bins
+    an empty bin ``i`` copies from, first hit wins: ``_OPH_PROBES`` random
+    bins (drawn from ``seed``), then ``i + 1``, ``i + 2``, ... around, so a
+    set with any value fills every bin.
+
+    >>> p = oph_probes(4, 1)
+    >>> p.shape, p[1, -3:].tolist()
+    ((4, 35), [2, 3, 0])
+    """
+    gen = np.random.RandomState(seed ^ 0x0F0F)
+    rand = gen.randint(0, num_perm, (num_perm, _OPH_PROBES)).astype(np.int64)
+    bins = np.arange(num_perm, dtype=np.int64)[:, None]
+    rotate = (bins + np.arange(1, num_perm, dtype=np.int64)[None, :]) % num_perm
+    return np.ascontiguousarray(np.concatenate([rand, rotate], axis=1))
 
 
 def signature_reference(hasher: MinHasher, hashes: Iterable[int]) -> list[int]:
@@ -250,6 +317,7 @@ def signature_reference(hasher: MinHasher, hashes: Iterable[int]) -> list[int]:
     a = [int(v) for v in hasher._a[:, 0]]
     b = [int(v) for v in hasher._b[:, 0]]
     out = [mask] * hasher.num_perm
+    bins: dict[int, int] = {}  # oph32: bin -> its minimum
     for h in hashes:
         x = int(h) & mask
         x ^= x >> s1
@@ -257,10 +325,17 @@ def signature_reference(hasher: MinHasher, hashes: Iterable[int]) -> list[int]:
         x ^= x >> s2
         x = (x * m2) & mask
         x ^= x >> s3
+        if hasher.scheme == "oph32":
+            i = x * hasher.num_perm >> 32
+            bins[i] = min(bins.get(i, mask), x)
+            continue
         for k in range(hasher.num_perm):
             v = (a[k] * x + b[k]) & mask
             if v < out[k]:
                 out[k] = v
+    if bins:
+        probes = oph_probes(hasher.num_perm, hasher.seed).tolist()
+        out = [bins[i] if i in bins else bins[next(j for j in probes[i] if j in bins)] for i in range(hasher.num_perm)]
     return out
 
 

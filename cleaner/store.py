@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import posixpath
 import sqlite3
 import threading
@@ -59,10 +60,13 @@ import numpy as np
 from .cluster import ArticleClusterer, similarity
 from .config import CleanConfig
 from .index import BandIndex
+from .normalize import KEY_VERSION
 from .pipeline import Cleaner, CleanResult
 from .types import Problem
 
 SCHEMA_VERSION = 1
+
+log = logging.getLogger(__name__)
 MAX_ROUNDS = 4
 
 _SCHEMA = """
@@ -265,6 +269,7 @@ class Store:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.executescript(_SCHEMA)
         conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        self._resketch_if_changed(conn)
         self.rebuild_indexes()
 
     # -- connections ---------------------------------------------------------
@@ -301,6 +306,39 @@ class Store:
     def _lock(self, collection: str) -> threading.Lock:
         with self._locks_lock:
             return self._locks.setdefault(collection, threading.Lock())
+
+    def _sketch_label(self) -> str:
+        c = self.config.cluster
+        return f"{c.scheme}/{c.num_perm}/k{c.shingle_k}/w{c.word_k}/keys{KEY_VERSION}"
+
+    def _resketch_if_changed(self, conn: sqlite3.Connection) -> None:
+        """Stored signatures and samples are only comparable with new ones
+        made the same way: after a change of scheme, shingles or match keys
+        (a new release, another config), they are computed again from the
+        stored record texts, once, before the index is built from them."""
+        label = self._sketch_label()
+        row = conn.execute("SELECT value FROM meta WHERE key='sketch'").fetchone()
+        if row is not None and row[0] == label:
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            rows = conn.execute("SELECT collection, id, json FROM records ORDER BY collection, id").fetchall()
+            for start in range(0, len(rows), 500):
+                batch = rows[start : start + 500]
+                _, _, sigs, samples = self._sketch([json.loads(r[2])["text"] for r in batch])
+                conn.executemany(
+                    "UPDATE records SET sig=?, samples=? WHERE collection=? AND id=?",
+                    [(sigs[i].astype(np.uint64).tobytes(), samples[i].astype(np.uint64).tobytes(), c, rid)
+                     for i, (c, rid, _) in enumerate(batch)],
+                )
+            conn.execute("INSERT OR REPLACE INTO meta VALUES ('sketch', ?)", (label,))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        if rows:
+            log.info("store %s: signatures of %d records recomputed for %s (were %s)", self.path, len(rows), label,
+                     row[0] if row else "unlabelled")
 
     # -- the in-memory index ---------------------------------------------------
     def rebuild_indexes(self) -> None:

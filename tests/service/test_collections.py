@@ -146,6 +146,29 @@ def test_everything_is_still_there_after_a_restart(tmp_path):
         assert store.learned("keep")
 
 
+def test_signatures_made_another_way_are_recomputed_on_open(tmp_path):
+    # A store written with another MinHash scheme (an older release's
+    # default, say): its signatures would never collide with new ones.
+    from cleaner.config import CleanConfig, ClusterConfig
+    from cleaner.store import NewDocument
+
+    rng = random.Random(23)
+    base = speech(rng, tail=None)
+    db = tmp_path / "old.sqlite3"
+    old = Store(db, CleanConfig(cluster=ClusterConfig(scheme="affine32")))
+    first = old.ingest("s", [NewDocument("orig", text=base)])
+    old.close()
+    store = Store(db)
+    conn = store._conn()
+    assert conn.execute("SELECT value FROM meta WHERE key='sketch'").fetchone()[0].startswith("oph32/")
+    (text, sig), = conn.execute("SELECT json, sig FROM records WHERE collection='s'").fetchall()
+    _, _, fresh, _ = store._sketch([json.loads(text)["text"]])
+    assert bytes(sig) == fresh[0].astype("uint64").tobytes()
+    second = store.ingest("s", [NewDocument("copy", text=edited(base))])
+    assert [r["id"] for r in second.updated] == [r["id"] for r in first.created]
+    store.close()
+
+
 def test_a_truncated_copy_is_found_by_containment(client):
     rng = random.Random(11)
     full = speech(rng, n=10, tail=None)
