@@ -230,8 +230,13 @@ class _SampleOwners:
             hs.append(x)
             if len(hs) == cap:
                 filled.add(h)
-        if len(filled) > 4096:
-            self._full = np.union1d(self._full, np.fromiter(filled, dtype=np.uint64, count=len(filled)))
+        # Fold the newly filled hashes into the array soon: copies of one
+        # article fill the same hashes, and every later copy meets them.
+        # They are new to it, so one sorted insertion (a copy of the array)
+        # does, not a re-sort.
+        if len(filled) >= 256:
+            new = np.sort(np.fromiter(filled, dtype=np.uint64, count=len(filled)))
+            self._full = np.insert(self._full, np.searchsorted(self._full, new), new)
             filled.clear()
 
 
@@ -782,12 +787,12 @@ def text_features(text: str, config: ClusterConfig | None = None, repair: bool =
     >>> len(f.shingles), f.words, f.signature.shape
     (7, False, (128,))
     """
-    from .fixes import repair_text
+    from .fixes import repaired_text
 
     cfg = config or ClusterConfig()
     original = text
     if repair:
-        text = repair_text(text).text
+        text = repaired_text(text)
     latin = _mostly_latin(text)
     sh = shingle_set32(_window_hashes(text, latin, cfg))
     # Only a changed text travels back from a worker: the caller has the rest.
@@ -821,7 +826,9 @@ def cluster_texts(
             yield originals[-1]
 
     if resolve_workers(workers) > 1:
-        text_features("预热 warm-up", cfg)  # load OpenCC and the tables once, before the workers fork
+        # Load OpenCC and build the tables and lazy patterns (the mojibake
+        # paths' too) once, before the workers fork, not once in each.
+        text_features("预热 warm-up\n鍒氭墠璇寸殑\ncafÃ© 20XX年\r\n", cfg)
     with SpilledArrays() as sets:
         words, sigs, repaired = collect_features(
             map_ordered(partial(text_features, config=cfg), texts(), workers=workers, chunk_size=32), sets

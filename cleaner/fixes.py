@@ -733,6 +733,42 @@ def repair_text(text: str, config: RepairConfig | None = None) -> RepairResult:
     return RepairResult("".join(out), OffsetMap(_make_edits(*cols)), tuple(repairs), tuple(problems))
 
 
+def repaired_text(text: str, config: RepairConfig | None = None) -> str:
+    """``repair_text(text, config).text`` without the offsets, repairs and
+    problems, for callers that only read the repaired text (duplicate
+    detection alone): about half the work on scraped text, where a CRLF
+    file otherwise has every line visited for its offsets.
+
+    >>> repaired_text("ok\\r\\ncafÃ©\\n") == repair_text("ok\\r\\ncafÃ©\\n").text == "ok\\ncafé\\n"
+    True
+    """
+    cfg = config or RepairConfig()
+    if cfg.normalize_newlines and "\r" in text:
+        # A fixer sees a line's body only, never its end, so the line ends
+        # can be made \n first (what repair_text does to each of them).
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    fixers = [f for f in FIXERS if f.enabled(cfg)]
+    suspects = _suspect_lines(text, fixers)
+    if suspects is None:
+        return repair_text(text, cfg).text
+    if not suspects:
+        return text
+    out: list[str] = []
+    pos = 0
+    unused_repairs: list[Repair] = []
+    unused_problems: list[Problem] = []
+    for start in sorted(suspects):
+        m = _LINE_RE.match(text, start)
+        if m is None:
+            continue
+        body = m.group(0).rstrip("\r\n")
+        out.append(text[pos:start])
+        out.append(_fix_line(text, body, start, fixers, suspects[start], unused_repairs, unused_problems))
+        pos = start + len(body)
+    out.append(text[pos:])
+    return "".join(out)
+
+
 def repair_text_reference(text: str, config: RepairConfig | None = None) -> RepairResult:
     """:func:`repair_text` as first written: every fixer (ftfy itself, the
     full GBK analysis) on every line, one greedy step per character for

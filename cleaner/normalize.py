@@ -277,29 +277,50 @@ _KEEP = _build_keep_table()
 _CN_DIGITS = "〇零一二三四五六七八九十"
 # Applied to width- and case-folded text, so only lower-case ``x`` is seen.
 # Every branch starts with a character of the leading look-ahead's class and
-# puts its look-behind *after* that first character: that lets the regex
-# engine skip ahead with a fast character-set scan (about 10x faster).
-_MASK = re.compile(
-    "(?=[12x_*※○×□某])(?:"
-    + "|".join(
-        (
-            rf"(?P<zero>○(?<=[{_CN_DIGITS}]○)○*)",  # 二○○五: a zero, not a mask
-            r"(?:19|20)(?<![0-9a-z]..)(?:[0-9]x+|x+)(?![a-z])",  # 20xx, 201x years
-            # Runs of x not touching Latin letters (next, xml, windows xp keep
-            # theirs) and not followed by a digit (x86, 3x4); X光 / X射线 /
-            # X轴 / X染色体 are words.
-            r"x(?<![a-z]x)(?!光|射线|轴|染色体)x*(?![a-z0-9])",
-            r"_+",
-            r"\*+",
-            r"※+",
-            r"○+",
-            r"×+",
-            r"□+",
-            r"某某+",
-        )
-    )
-    + ")"
+# puts its look-behind *after* that first character, so a match can start
+# only on one of those characters (:func:`_mask_matches` tries only there).
+_MASK_BRANCHES = (
+    rf"(?P<zero>○(?<=[{_CN_DIGITS}]○)○*)",  # 二○○五: a zero, not a mask
+    r"(?:19|20)(?<![0-9a-z]..)(?:[0-9]x+|x+)(?![a-z])",  # 20xx, 201x years
+    # Runs of x not touching Latin letters (next, xml, windows xp keep
+    # theirs) and not followed by a digit (x86, 3x4); X光 / X射线 /
+    # X轴 / X染色体 are words.
+    r"x(?<![a-z]x)(?!光|射线|轴|染色体)x*(?![a-z0-9])",
+    r"_+",
+    r"\*+",
+    r"※+",
+    r"○+",
+    r"×+",
+    r"□+",
+    r"某某+",
 )
+_MASK = re.compile("(?=[12x_*※○×□某])(?:" + "|".join(_MASK_BRANCHES) + ")")
+# The characters a mask can start with (the look-ahead's class), as a
+# table: candidates are found with numpy, and the pattern is tried only
+# there (re scans about 5 ns a character; Chinese text has digits everywhere).
+_MASK_LEADS = "12x_*※○×□某"
+_MASK_LEAD = np.zeros(0x110000, dtype=bool)
+_MASK_LEAD[[ord(c) for c in _MASK_LEADS]] = True
+
+
+def _mask_matches(text: str, codes: np.ndarray) -> list[re.Match[str]]:
+    """``list(_MASK.finditer(text))`` (``codes``: ``text``'s code points),
+    trying the pattern only where a mask can start. Same matches: finditer
+    tries every position left to right and resumes after each match, and
+    the pattern cannot match where its look-ahead fails.
+
+    >>> t = "20xx年_某某同志"
+    >>> [m.group() for m in _mask_matches(t, _to_codes(t))] == [m.group() for m in _MASK.finditer(t)]
+    True
+    """
+    out: list[re.Match[str]] = []
+    end = 0
+    match = _MASK.match
+    for p in np.flatnonzero(_MASK_LEAD[codes]).tolist():
+        if p >= end and (m := match(text, p)) is not None:
+            out.append(m)
+            end = m.end()
+    return out
 
 
 # --------------------------------------------------------------------------
@@ -400,52 +421,44 @@ def _mask_sub(m: re.Match[str]) -> str:
 
 
 def _key(text: str, want_map: bool) -> tuple[str, np.ndarray | None]:
-    folded = _from_codes(_key_table()[_to_codes(text)])
+    codes = _key_table()[_to_codes(text)]
+    folded = _from_codes(codes)
     offsets = np.arange(len(folded), dtype=np.int64) if want_map else None
 
     # Mask folding (length changes only here, so track offsets per match).
-    if want_map:
-        assert offsets is not None
+    matches = _mask_matches(folded, codes)
+    if matches:
         pieces: list[str] = []
         keep_idx: list[np.ndarray] = []
         pos = 0
-        for m in _MASK.finditer(folded):
+        for m in matches:
             a, b = m.span()
             pieces.append(folded[pos:a])
             rep = _mask_sub(m)
             pieces.append(rep)
-            keep_idx.append(np.arange(pos, a, dtype=np.int64))
-            if len(rep) == b - a:
-                keep_idx.append(np.arange(a, b, dtype=np.int64))
-            else:
-                keep_idx.append(np.array([a], dtype=np.int64))
+            if want_map:
+                keep_idx.append(np.arange(pos, a, dtype=np.int64))
+                keep_idx.append(np.arange(a, b, dtype=np.int64) if len(rep) == b - a else np.array([a], dtype=np.int64))
             pos = b
-        if pieces:
-            pieces.append(folded[pos:])
-            keep_idx.append(np.arange(pos, len(folded), dtype=np.int64))
-            folded = "".join(pieces)
+        pieces.append(folded[pos:])
+        folded = "".join(pieces)
+        codes = _to_codes(folded)
+        if want_map:
+            assert offsets is not None
+            keep_idx.append(np.arange(pos, len(offsets), dtype=np.int64))
             offsets = offsets[np.concatenate(keep_idx)]
-    else:
-        folded = _MASK.sub(_mask_sub, folded)
 
     # Drop punctuation, symbols, whitespace, controls; collapse wildcard runs.
-    codes = _to_codes(folded)
     keep = _KEEP[codes]
     wild = codes == _WILD_CODE
+    key_codes = codes[keep]
+    out_offsets = offsets[keep] if offsets is not None else None
     if wild.any():
-        kept_codes = codes[keep]
-        kw = kept_codes == _WILD_CODE
-        dup = np.zeros(len(kept_codes), dtype=bool)
-        dup[1:] = kw[1:] & kw[:-1]
-        sel = np.flatnonzero(keep)[~dup]
-    else:
-        sel = None
-    if sel is None:
-        key_codes = codes[keep]
-        out_offsets = offsets[keep] if want_map else None
-    else:
-        key_codes = codes[sel]
-        out_offsets = offsets[sel] if want_map else None
+        kw = key_codes == _WILD_CODE
+        single = np.ones(len(key_codes), dtype=bool)
+        single[1:] = ~(kw[1:] & kw[:-1])
+        key_codes = key_codes[single]
+        out_offsets = out_offsets[single] if out_offsets is not None else None
     key = _from_codes(key_codes)
     return key, out_offsets
 

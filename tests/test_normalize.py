@@ -277,3 +277,15 @@ def test_property_key_equals_key_with_map(text):
 @given(st.text(alphabet="abcdefghijklmnopqrstuvwyzABCDEFGHIJKLMNOPQRSTUVWYZ0123456789 .,-", max_size=40))
 def test_property_latin_without_x_only_loses_punctuation(text):
     assert match_key(text) == "".join(c.lower() for c in text if c.isalnum())
+
+
+_MASKY = "12x0a9_*※○×□某二年 同志XxＸ光射线.,"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=_MASKY, max_size=40))
+def test_mask_candidates_find_what_a_full_scan_finds(text: str) -> None:
+    from cleaner.normalize import _MASK, _mask_matches, _to_codes
+
+    fast = [(m.span(), m.group("zero")) for m in _mask_matches(text, _to_codes(text))]
+    assert fast == [(m.span(), m.group("zero")) for m in _MASK.finditer(text)]

@@ -48,6 +48,7 @@ def assert_same(text: str, config: RepairConfig | None = None) -> fixes.RepairRe
     ref = repair_text_reference(text, config)
     assert fast == ref
     assert repr(fast) == repr(ref)  # OffsetMap equality ignores nothing that repr shows
+    assert fixes.repaired_text(text, config) == ref.text  # the text-only path
     return fast
 
 
