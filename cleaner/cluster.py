@@ -762,7 +762,6 @@ def shingle_set32(hashes: np.ndarray) -> np.ndarray:
 class TextFeatures(NamedTuple):
     """What clustering needs of one text, computed where the text is."""
 
-    text: str | None  # the repaired text, None when repair changed nothing
     shingles: np.ndarray  # sorted unique shingle hashes (low 32 bits, shingle_set32)
     words: bool  # shingled by word n-grams (mostly Latin)
     signature: np.ndarray  # MinHash of ``shingles``
@@ -790,13 +789,32 @@ def text_features(text: str, config: ClusterConfig | None = None, repair: bool =
     from .fixes import repaired_text
 
     cfg = config or ClusterConfig()
-    original = text
     if repair:
         text = repaired_text(text)
     latin = _mostly_latin(text)
     sh = shingle_set32(_window_hashes(text, latin, cfg))
-    # Only a changed text travels back from a worker: the caller has the rest.
-    return TextFeatures(None if text == original else text, sh, latin, _hasher(cfg.num_perm, cfg.scheme).signature(sh))
+    return TextFeatures(sh, latin, _hasher(cfg.num_perm, cfg.scheme).signature(sh))
+
+
+def _utf8_features(data: bytes, config: ClusterConfig) -> TextFeatures:
+    return text_features(data.decode("utf-8", "surrogatepass"), config)
+
+
+class _Repaired(Sequence[str]):
+    """``[repaired_text(t) for t in texts]``, each made when read. Clustering
+    reads a text only to place a piece inside a leader (rarely), so the
+    repaired copies are not kept: a corpus' worth of memory."""
+
+    def __init__(self, texts: Sequence[str]) -> None:
+        self.texts = texts
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def __getitem__(self, i: int) -> str:  # type: ignore[override]
+        from .fixes import repaired_text
+
+        return repaired_text(self.texts[i])
 
 
 def cluster_texts(
@@ -830,33 +848,32 @@ def cluster_texts(
         # paths' too) once, before the workers fork, not once in each.
         text_features("预热 warm-up\n鍒氭墠璇寸殑\ncafÃ© 20XX年\r\n", cfg)
     with SpilledArrays() as sets:
-        words, sigs, repaired = collect_features(
-            map_ordered(partial(text_features, config=cfg), texts(), workers=workers, chunk_size=32), sets
+        # Texts go to the workers as UTF-8 bytes made here and dropped once
+        # sent: pickling a str caches its UTF-8 form inside the str, which
+        # would keep a second copy of the whole corpus alive with the
+        # caller's texts (14 KB a document).
+        utf8 = (t.encode("utf-8", "surrogatepass") for t in texts())
+        words, sigs = collect_features(
+            map_ordered(partial(_utf8_features, config=cfg), utf8, workers=workers, chunk_size=32), sets
         )
-        clusters = clusterer.cluster(
-            [r if r is not None else o for r, o in zip(repaired, originals)], [(i,) for i in ids], (sets, words, sigs)
-        )
+        clusters = clusterer.cluster(_Repaired(originals), [(i,) for i in ids], (sets, words, sigs))
     return [[ids[i] for i in c] for c in clusters]
 
 
-def collect_features(
-    feats: Iterable[TextFeatures], sets: SpilledArrays
-) -> tuple[list[bool], list[np.ndarray], list[str | None]]:
+def collect_features(feats: Iterable[TextFeatures], sets: SpilledArrays) -> tuple[list[bool], list[np.ndarray]]:
     """Keep each text's features as they arrive: its shingle set goes to
     ``sets`` (a temporary file: 4 bytes a character of the corpus), the
-    rest is returned as ``(words, signatures, repaired texts)``.
+    rest is returned as ``(words, signatures)``.
 
     >>> with SpilledArrays() as sets:
-    ...     words, sigs, texts = collect_features([text_features("同志们这次会议开得很好")], sets)
-    ...     len(sets), sets.sizes.tolist(), words, texts
-    (1, [7], [False], [None])
+    ...     words, sigs = collect_features([text_features("同志们这次会议开得很好")], sets)
+    ...     len(sets), sets.sizes.tolist(), words, len(sigs)
+    (1, [7], [False], 1)
     """
     words: list[bool] = []
     sigs: list[np.ndarray] = []
-    texts: list[str | None] = []
     for f in feats:
         sets.append(f.shingles)
         words.append(f.words)
         sigs.append(f.signature)
-        texts.append(f.text)
-    return words, sigs, texts
+    return words, sigs

@@ -192,7 +192,7 @@ class RecordBuilder:
         cfg = self.config.cluster
         bodies = [a.body for a in articles]
         with SpilledArrays() as sets:
-            words, sigs, _ = collect_features(
+            words, sigs = collect_features(
                 map_ordered(partial(text_features, config=cfg, repair=False), bodies, workers=workers, chunk_size=64),
                 sets,
             )
