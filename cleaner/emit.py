@@ -23,7 +23,7 @@ from functools import partial
 from dataclasses import dataclass
 from typing import Any
 
-from .cluster import ArticleClusterer, collect_features, continues, text_features
+from .cluster import ArticleClusterer, collect_features, continues, utf8_text_features
 from .config import CleanConfig
 from .merge import Variant, merge_variants
 from .normalize import convert_script, match_key
@@ -192,8 +192,10 @@ class RecordBuilder:
         cfg = self.config.cluster
         bodies = [a.body for a in articles]
         with SpilledArrays() as sets:
+            # As bytes: see utf8_text_features (a str sent would keep a copy).
+            utf8 = (b.encode("utf-8", "surrogatepass") for b in bodies)
             words, sigs = collect_features(
-                map_ordered(partial(text_features, config=cfg, repair=False), bodies, workers=workers, chunk_size=64),
+                map_ordered(partial(utf8_text_features, config=cfg, repair=False), utf8, workers=workers, chunk_size=64),
                 sets,
             )
             clusters = self.clusterer.cluster(bodies, [a.sort_key for a in articles], (sets, words, sigs))

@@ -112,10 +112,17 @@ def prepare_text(name: str, text: str, config: CleanConfig, meta: Mapping[str, A
     return _segmented(decoded, config)
 
 
+def _as_utf8(items: Iterable[tuple[str, str, Any, Any]]) -> Iterator[tuple[str, str, Any, Any]]:
+    for kind, name, payload, meta in items:
+        yield ("utf8", name, payload.encode("utf-8", "surrogatepass"), meta) if kind == "text" else (kind, name, payload, meta)
+
+
 def _prepare_item(item: tuple[str, str, Any, Any], config: CleanConfig) -> Prepared:
     kind, name, payload, meta = item
     if kind == "bytes":
         return prepare_bytes(name, payload, config)
+    if kind == "utf8":
+        payload = payload.decode("utf-8", "surrogatepass")
     return prepare_text(name, payload, config, meta)
 
 
@@ -271,12 +278,17 @@ class Cleaner:
 
         found = 0
         work_fn = partial(_prepare_item, config=self.config)
+        todo: Iterable[tuple[str, str, Any, Any]] = work()
         if resolve_workers(self.workers) > 1:
+            # Texts travel as UTF-8 bytes: pickling a str would store its
+            # UTF-8 form inside the caller's str for good (a copy of every
+            # text the caller keeps; see cluster.utf8_text_features).
+            todo = _as_utf8(todo)
             # Load OpenCC, the rule pack and their tables here, once, so the
             # forked workers inherit them instead of each loading its own.
             prepare_text("warm-up", _WARM_UP, self.config)
         with long_lived():  # the files kept (see iter_records)
-            for prepared in map_ordered(work_fn, work(), workers=self.workers, chunk_size=8):
+            for prepared in map_ordered(work_fn, todo, workers=self.workers, chunk_size=8):
                 while problems:  # inputs that failed to read, in their turn
                     name, problem, size = problems.pop(0)
                     self.add_problem(name, problem, size)
