@@ -109,7 +109,7 @@ def continues(prev_title: str, prev: Sequence[str], title: str, cur: Sequence[st
     return first_heading is not None and first_heading <= 2 and after[0] == before[-1] + 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Similarity:
     """Verified similarity of two articles' shingle sets."""
 
@@ -194,7 +194,118 @@ class _SampleOwners:
     always added; satellites only while a hash has fewer than ``cap``
     owners (enough to be found through, without growing with the copies).
 
+    Kept in numpy arrays, not a dict of lists (70 MB of Python objects at
+    200 MiB): entries (hash, owner, leader?) are appended to a log, and the
+    log is sorted into the main arrays every ``log_size`` entries. Within a
+    hash, entries keep their arrival order, and an entry counts if it is a
+    leader's or among the first ``cap``: that is the dict's rule, since a
+    hash takes every entry until it has ``cap`` (tested against
+    :class:`_SampleOwnersReference`).
+
     >>> owners = _SampleOwners(cap=1)
+    >>> owners.add(0, np.array([8, 16], dtype=np.uint32), capped=False)
+    >>> owners.add(1, np.array([16, 24], dtype=np.uint32), capped=True)
+    >>> sorted(owners.counts(np.array([16, 24], dtype=np.uint32)).items())
+    [(0, 1), (1, 1)]
+    """
+
+    def __init__(self, cap: int, log_size: int = 1 << 16) -> None:
+        self.cap = cap
+        self.log_size = log_size
+        # The main arrays: sorted by hash, arrival order within a hash,
+        # entries past ``cap`` that are not leaders' dropped.
+        self._h = np.zeros(0, dtype=np.uint64)
+        self._o = np.zeros(0, dtype=np.int64)
+        self._lead = np.zeros(0, dtype=bool)
+        # Hashes with ``cap`` entries or more in the main arrays: a
+        # satellite's entries for them would not count, so they are not kept.
+        # Copies share most samples, so most of a satellite's go here.
+        self._full = np.zeros(0, dtype=np.uint64)
+        self._log: list[tuple[np.ndarray, int, bool]] = []
+        self._logged = 0
+
+    def add(self, x: int, sampled: np.ndarray, capped: bool) -> None:
+        sampled = np.asarray(sampled, dtype=np.uint64)
+        if capped and len(self._full) and len(sampled):
+            at = np.searchsorted(self._full, sampled)
+            at[at == len(self._full)] = 0
+            sampled = sampled[self._full[at] != sampled]
+        if len(sampled):
+            self._log.append((sampled, x, not capped))
+            self._logged += len(sampled)
+            if self._logged >= self.log_size:
+                self._fold_log()
+
+    def _log_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        sizes = [len(h) for h, _, _ in self._log]
+        return (
+            np.concatenate([h for h, _, _ in self._log]),
+            np.repeat(np.array([x for _, x, _ in self._log], dtype=np.int64), sizes),
+            np.repeat(np.array([lead for _, _, lead in self._log], dtype=bool), sizes),
+        )
+
+    def _fold_log(self) -> None:
+        lh, lo, ll = self._log_arrays()
+        order = np.argsort(lh, kind="stable")  # arrival order kept within a hash
+        lh, lo, ll = lh[order], lo[order], ll[order]
+        at = np.searchsorted(self._h, lh, side="right")  # after the older entries of the hash
+        h, o, lead = np.insert(self._h, at, lh), np.insert(self._o, at, lo), np.insert(self._lead, at, ll)
+        keep = lead | (_ranks(h) < self.cap)
+        self._h, self._o, self._lead = h[keep], o[keep], lead[keep]
+        starts = np.flatnonzero(np.r_[True, self._h[1:] != self._h[:-1]]) if len(self._h) else np.zeros(0, dtype=np.int64)
+        counts = np.diff(np.r_[starts, len(self._h)])
+        self._full = self._h[starts[counts >= self.cap]]
+        self._log.clear()
+        self._logged = 0
+
+    def counts(self, sampled: np.ndarray) -> Counter[int]:
+        """How many of ``sampled`` (sorted, unique) each indexed text has."""
+        sampled = np.asarray(sampled, dtype=np.uint64)
+        lo = np.searchsorted(self._h, sampled, side="left")
+        hi = np.searchsorted(self._h, sampled, side="right")
+        n = hi - lo
+        take = np.repeat(lo - np.cumsum(n) + n, n) + np.arange(int(n.sum()))
+        owners, lead, hashes = self._o[take], self._lead[take], self._h[take]
+        rank = _ranks(hashes)  # each hash's entries are one run here
+        if self._log:
+            lh, lo_, ll = self._log_arrays()
+            hit = np.isin(lh, sampled)
+            lh, lo_, ll = lh[hit], lo_[hit], ll[hit]
+            order = np.argsort(lh, kind="stable")
+            lh, lo_, ll = lh[order], lo_[order], ll[order]
+            # A logged entry comes after the main arrays' entries of its hash.
+            before = n[np.searchsorted(sampled, lh)]
+            owners = np.concatenate([owners, lo_])
+            lead = np.concatenate([lead, ll])
+            rank = np.concatenate([rank, _ranks(lh) + before])
+        counted = owners[lead | (rank < self.cap)]
+        ids, times = np.unique(counted, return_counts=True)
+        return Counter(dict(zip(ids.tolist(), times.tolist())))
+
+
+def _ranks(sorted_values: np.ndarray) -> np.ndarray:
+    """Each element's position within its run of equal values.
+
+    >>> _ranks(np.array([3, 3, 5, 7, 7, 7])).tolist()
+    [0, 1, 0, 0, 1, 2]
+    """
+    n = len(sorted_values)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    idx = np.arange(n, dtype=np.int64)
+    start = np.r_[True, sorted_values[1:] != sorted_values[:-1]]
+    return idx - np.maximum.accumulate(np.where(start, idx, 0))
+
+
+class _SampleOwnersReference:
+    """The texts indexed under each sampled shingle hash. Leaders are
+    always added; satellites only while a hash has fewer than ``cap``
+    owners (enough to be found through, without growing with the copies).
+
+    The plain version of :class:`_SampleOwners` (a dict of lists), kept
+    as the reference its arrays are tested against.
+
+    >>> owners = _SampleOwnersReference(cap=1)
     >>> owners.add(0, np.array([8, 16], dtype=np.uint32), capped=False)
     >>> owners.add(1, np.array([16, 24], dtype=np.uint32), capped=True)
     >>> sorted(owners.counts(np.array([16, 24], dtype=np.uint32)).items())
@@ -474,7 +585,8 @@ class ArticleClusterer:
         self.counters["exact_copies"] += n - len(nodes)
         estimate = exact_nodes is not None and len(nodes) > exact_nodes
         if sigs is not None:
-            node_sigs = np.stack([sigs[g[0]] for g in nodes])
+            firsts = [g[0] for g in nodes]
+            node_sigs = sigs[firsts] if isinstance(sigs, np.ndarray) else np.stack([sigs[i] for i in firsts])
         else:
             node_sigs = self.hasher.signatures(list(node_sets)) if len(node_sets) else None
         graph = _Graph(cfg, node_sets, node_words, lambda x: texts[nodes[x][0]], self.counters,
@@ -868,20 +980,28 @@ def cluster_texts(
     return [[ids[i] for i in c] for c in clusters]
 
 
-def collect_features(feats: Iterable[TextFeatures], sets: SpilledArrays) -> tuple[list[bool], list[np.ndarray]]:
+def collect_features(feats: Iterable[TextFeatures], sets: SpilledArrays) -> tuple[list[bool], np.ndarray]:
     """Keep each text's features as they arrive: its shingle set goes to
     ``sets`` (a temporary file: 4 bytes a character of the corpus), the
-    rest is returned as ``(words, signatures)``.
+    rest is returned as ``(words, signatures)``, the signatures one row
+    each of a 2-D array (a separate array per text costs 20 % more).
 
     >>> with SpilledArrays() as sets:
     ...     words, sigs = collect_features([text_features("同志们这次会议开得很好")], sets)
-    ...     len(sets), sets.sizes.tolist(), words, len(sigs)
-    (1, [7], [False], 1)
+    ...     len(sets), sets.sizes.tolist(), words, sigs.shape
+    (1, [7], [False], (1, 128))
     """
     words: list[bool] = []
-    sigs: list[np.ndarray] = []
+    blocks: list[np.ndarray] = []
+    rows: list[np.ndarray] = []
     for f in feats:
         sets.append(f.shingles)
         words.append(f.words)
-        sigs.append(f.signature)
+        rows.append(f.signature)
+        if len(rows) == 4096:
+            blocks.append(np.stack(rows))
+            rows.clear()
+    if rows:
+        blocks.append(np.stack(rows))
+    sigs = np.concatenate(blocks) if len(blocks) > 1 else blocks[0] if blocks else np.zeros((0, 0), dtype=np.uint32)
     return words, sigs

@@ -11,6 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cleaner.cluster import (
+    _SampleOwners,
+    _SampleOwnersReference,
     ArticleClusterer,
     continues,
     intersection_size,
@@ -253,3 +255,29 @@ def test_leader_pass_equals_every_pair_linked_on_cleaned_articles(tmp_path) -> N
     want = ArticleClusterer(c.config.cluster).cluster_reference(bodies, keys)
     assert fast.counters["satellites"] > 200
     assert sorted(map(sorted, got)) == sorted(map(sorted, want))
+
+
+_OPS = st.lists(
+    st.tuples(
+        st.sampled_from(["leader", "satellite", "counts"]),
+        st.lists(st.integers(0, 40), max_size=12, unique=True).map(sorted),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(ops=_OPS, cap=st.integers(1, 4), log_size=st.integers(1, 20))
+def test_sample_owner_arrays_equal_the_dict_of_lists(ops: list[tuple[str, list[int]]], cap: int, log_size: int) -> None:
+    # Tiny logs fold at every step and in between: the rule "a leader's, or
+    # among a hash's first cap entries" must hold across folds.
+    fast, ref = _SampleOwners(cap, log_size=log_size), _SampleOwnersReference(cap)
+    for x, (op, hashes) in enumerate(ops):
+        sampled = np.array(hashes, dtype=np.uint32)
+        if op == "counts":
+            assert fast.counts(sampled) == ref.counts(sampled)
+        else:
+            fast.add(x, sampled, capped=op == "satellite")
+            ref.add(x, sampled, capped=op == "satellite")
+    everything = np.arange(41, dtype=np.uint32)
+    assert fast.counts(everything) == ref.counts(everything)
