@@ -221,7 +221,10 @@ class _SampleOwners:
         # satellite's entries for them would not count, so they are not kept.
         # Copies share most samples, so most of a satellite's go here.
         self._full = np.zeros(0, dtype=np.uint64)
-        self._log: list[tuple[np.ndarray, int, bool]] = []
+        # The log: entries in arrival order, in arrays grown as needed.
+        self._lh = np.zeros(1024, dtype=np.uint64)
+        self._lo = np.zeros(1024, dtype=np.int64)
+        self._ll = np.zeros(1024, dtype=bool)
         self._logged = 0
 
     def add(self, x: int, sampled: np.ndarray, capped: bool) -> None:
@@ -230,24 +233,23 @@ class _SampleOwners:
             at = np.searchsorted(self._full, sampled)
             at[at == len(self._full)] = 0
             sampled = sampled[self._full[at] != sampled]
-        if len(sampled):
-            self._log.append((sampled, x, not capped))
-            self._logged += len(sampled)
-            if self._logged >= self.log_size:
-                self._fold_log()
-
-    def _log_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        sizes = [len(h) for h, _, _ in self._log]
-        return (
-            np.concatenate([h for h, _, _ in self._log]),
-            np.repeat(np.array([x for _, x, _ in self._log], dtype=np.int64), sizes),
-            np.repeat(np.array([lead for _, _, lead in self._log], dtype=bool), sizes),
-        )
+        if not len(sampled):
+            return
+        a, b = self._logged, self._logged + len(sampled)
+        if b > len(self._lh):
+            size = max(b, 2 * len(self._lh))
+            self._lh, self._lo, self._ll = (np.resize(arr, size) for arr in (self._lh, self._lo, self._ll))
+        self._lh[a:b] = sampled
+        self._lo[a:b] = x
+        self._ll[a:b] = not capped
+        self._logged = b
+        if b >= self.log_size:
+            self._fold_log()
 
     def _fold_log(self) -> None:
-        lh, lo, ll = self._log_arrays()
-        order = np.argsort(lh, kind="stable")  # arrival order kept within a hash
-        lh, lo, ll = lh[order], lo[order], ll[order]
+        n = self._logged
+        order = np.argsort(self._lh[:n], kind="stable")  # arrival order kept within a hash
+        lh, lo, ll = self._lh[:n][order], self._lo[:n][order], self._ll[:n][order]
         at = np.searchsorted(self._h, lh, side="right")  # after the older entries of the hash
         h, o, lead = np.insert(self._h, at, lh), np.insert(self._o, at, lo), np.insert(self._lead, at, ll)
         keep = lead | (_ranks(h) < self.cap)
@@ -255,7 +257,6 @@ class _SampleOwners:
         starts = np.flatnonzero(np.r_[True, self._h[1:] != self._h[:-1]]) if len(self._h) else np.zeros(0, dtype=np.int64)
         counts = np.diff(np.r_[starts, len(self._h)])
         self._full = self._h[starts[counts >= self.cap]]
-        self._log.clear()
         self._logged = 0
 
     def counts(self, sampled: np.ndarray) -> Counter[int]:
@@ -267,12 +268,13 @@ class _SampleOwners:
         take = np.repeat(lo - np.cumsum(n) + n, n) + np.arange(int(n.sum()))
         owners, lead, hashes = self._o[take], self._lead[take], self._h[take]
         rank = _ranks(hashes)  # each hash's entries are one run here
-        if self._log:
-            lh, lo_, ll = self._log_arrays()
-            hit = np.isin(lh, sampled)
-            lh, lo_, ll = lh[hit], lo_[hit], ll[hit]
-            order = np.argsort(lh, kind="stable")
-            lh, lo_, ll = lh[order], lo_[order], ll[order]
+        if self._logged and len(sampled):
+            lh = self._lh[: self._logged]
+            at = np.searchsorted(sampled, lh)
+            at[at == len(sampled)] = 0
+            hit = np.flatnonzero(sampled[at] == lh)
+            order = hit[np.argsort(lh[hit], kind="stable")]
+            lh, lo_, ll = lh[order], self._lo[order], self._ll[order]
             # A logged entry comes after the main arrays' entries of its hash.
             before = n[np.searchsorted(sampled, lh)]
             owners = np.concatenate([owners, lo_])

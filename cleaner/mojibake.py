@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import ftfy
 import ftfy.chardata
+import numpy as np
 from ftfy.badness import BADNESS_RE
 
 # The ~800 most frequent simplified hanzi (modern written Chinese, roughly in
@@ -162,26 +163,41 @@ def gbk_mojibake_chars() -> str:
     can never be UTF-8 and :func:`_utf8_with_losses` rejects it. Most hanzi
     of clean text are outside this set, so most lines are ruled out at
     their first few characters. Built once, by encoding every BMP character
-    in two bulk calls (~20 ms) instead of one call per character.
+    in two bulk calls (~15 ms) instead of one call per character.
 
     >>> import re
     >>> c = re.compile("[" + gbk_mojibake_chars() + "]")
     >>> [bool(c.match(ch)) for ch in "鍒\ufffd国了a"]  # 国 is B9 FA, 了 C1 CB in GBK
     [True, True, False, False, False]
     """
-    chars = [chr(c) for c in range(0x80, 0x10000) if not 0xD800 <= c < 0xE000 and c != 0xFFFD]
+    cps = np.arange(0x80, 0x10000, dtype=np.uint32)
+    cps = cps[((cps < 0xD800) | (cps >= 0xE000)) & (cps != 0xFFFD)]
     # A GBK or GB18030 code never contains byte 0x0A, so "\n" splits the
-    # bulk encodings back into one encoding per character.
-    encoded = "\n".join(chars).encode("gbk", errors="replace").split(b"\n")
-    failed = [i for i, b in enumerate(encoded) if b == b"?"]  # only "?" itself encodes to "?"
-    retry = "\n".join(chars[i] for i in failed).encode("gb18030").split(b"\n")
-    for i, b in zip(failed, retry):
-        encoded[i] = b
-    codes = [0xFFFD]
-    for ch, b in zip(chars, encoded):
-        if len(b) == 2 and b[0] not in _NOT_UTF8_BYTES and b[1] not in _NOT_UTF8_BYTES:
-            codes.append(ord(ch))
-    return _char_class(codes)
+    # bulk encodings back into one encoding per character; numpy then finds
+    # the two-byte codes and checks their bytes, no Python step per character.
+    first, second, length = _bulk_encode(cps, "gbk")
+    failed = (length == 1) & (first == ord("?"))  # only "?" itself encodes to "?"
+    first[failed], second[failed], length[failed] = _bulk_encode(cps[failed], "gb18030")
+    bad = np.zeros(256, dtype=bool)
+    bad[list(_NOT_UTF8_BYTES)] = True
+    ok = (length == 2) & ~bad[first] & ~bad[second]
+    return _char_class([0xFFFD, *cps[ok].tolist()])
+
+
+def _bulk_encode(cps: np.ndarray, codec: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each code point: the first two bytes of its encoding (0 past the
+    end) and the encoding's length, from one bulk ``encode`` (errors
+    replaced) of the characters joined by newlines."""
+    joined = np.full(2 * len(cps), 0x0A, dtype=np.uint32)
+    joined[0::2] = cps
+    data = np.frombuffer(joined.tobytes().decode("utf-32-le").encode(codec, errors="replace"), dtype=np.uint8)
+    ends = np.flatnonzero(data == 0x0A)
+    starts = np.r_[0, ends[:-1] + 1]
+    length = ends - starts
+    pad = np.r_[data, 0, 0]
+    first = np.where(length > 0, pad[starts], 0).astype(np.uint8)
+    second = np.where(length > 1, pad[starts + 1], 0).astype(np.uint8)
+    return first, second, length
 
 
 def _is_cont(byte: int) -> bool:

@@ -381,27 +381,35 @@ def _build_key_table() -> np.ndarray:
                 c = up
             return c
 
-        rewritten: set[str] = set()
+        # Each (from, to) character pair once, counted: entries repeat them.
+        pairs = Counter(
+            (a, b)
+            for key, values in entries
+            for value in values
+            if len(value) == len(key)
+            for a, b in zip(key, value)
+            if a != b
+        )
+        rewritten = {a for a, _ in pairs}
         targets: Counter[str] = Counter()
-        for key, values in entries:
-            for value in values:
-                if len(value) == len(key):
-                    for a, b in zip(key, value):
-                        if a != b:
-                            rewritten.add(a)
-                            targets[b] += 1
-                            ra, rb = root(a), root(b)
-                            if ra != rb:
-                                parent[ra] = rb
+        for (a, b), n in pairs.items():
+            targets[b] += n
+            ra, rb = root(a), root(b)
+            if ra != rb:
+                parent[ra] = rb
         members: dict[str, list[str]] = {}
         for c in set(parent) | {root(c) for c in list(parent)}:
             members.setdefault(root(c), []).append(c)
+        src: list[int] = []
+        dst: list[int] = []
         for group in members.values():
             # The simplified form (one no entry rewrites) in most common use
             # stands for the class: 资, not 赀, for 資.
-            rep = min(group, key=lambda c: (c in rewritten, _gb2312_level(c), -targets[c], ord(c)))
-            for c in group:
-                t2s[ord(c)] = ord(rep)
+            plain = [c for c in group if c not in rewritten]
+            rep = plain[0] if len(plain) == 1 else min(plain or group, key=lambda c: (_gb2312_level(c), -targets[c], ord(c)))
+            src.extend(map(ord, group))
+            dst.extend([ord(rep)] * len(group))
+        t2s[src] = dst
     else:  # no dictionaries to read: OpenCC on each CJK character alone
         cps = np.concatenate([np.arange(lo, hi) for lo, hi in ((0x2E80, 0xA000), (0xF900, 0xFB00), (0x20000, 0x32400))])
         src = [chr(c) for c in cps.tolist()]
