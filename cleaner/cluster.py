@@ -28,7 +28,7 @@ together.
 from __future__ import annotations
 
 import hashlib
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
 from itertools import chain
@@ -169,9 +169,16 @@ def similarity(a: np.ndarray, b: np.ndarray) -> Similarity:
     """
     if len(a) == 0 or len(b) == 0:
         return Similarity(0.0, 0.0, 0)
-    inter = intersection_size(a, b)
-    smaller = min(len(a), len(b))
-    return Similarity(inter / (len(a) + len(b) - inter), inter / smaller, smaller)
+    return _similarity_of(intersection_size(a, b), len(a), len(b))
+
+
+def _similarity_of(inter: int, na: int, nb: int) -> Similarity:
+    """The :class:`Similarity` of two sets of ``na`` and ``nb`` hashes that
+    share ``inter``."""
+    if na == 0 or nb == 0:
+        return Similarity(0.0, 0.0, 0)
+    smaller = min(na, nb)
+    return Similarity(inter / (na + nb - inter), inter / smaller, smaller)
 
 
 # Half-width of the Jaccard interval trusted from a 128-value MinHash
@@ -353,6 +360,101 @@ class _SampleOwnersReference:
             filled.clear()
 
 
+class _Prefetcher:
+    """A forked process computing, ahead of the leader pass, the exact
+    intersections it is about to ask for.
+
+    Texts come in order of size, and copies of one article have similar
+    sizes, so a new leader is followed by the texts that will be verified
+    against it. When a text becomes a leader, the texts of the next
+    ``window`` positions that share an LSH band with it are queued;
+    :meth:`pump`, called before each text, collects finished sizes into the
+    graph's cache and sends more work. Only a cache: a pair not ready in
+    time is computed by the pass itself, so the clusters cannot change.
+    At most ``limit`` pairs are out at once, so neither side ever blocks on
+    a full pipe.
+    """
+
+    window = 2048
+    limit = 1024
+    chunk = 128
+    min_texts = 1024
+
+    def __init__(self, sets: Sequence[np.ndarray], bands: np.ndarray, ordered: list[int]) -> None:
+        import multiprocessing as mp
+
+        ctx = mp.get_context("fork")
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_prefetch_intersections, args=(child, sets), daemon=True)
+        self._proc.start()
+        child.close()
+        self.bands, self.ordered = bands, ordered
+        self._queue: deque[tuple[int, int, int]] = deque()  # (position, text, leader)
+        self._out: deque[np.ndarray] = deque()  # pairs sent, answers not yet read
+        self._outstanding = 0
+
+    @classmethod
+    def start(cls, sets: Sequence[np.ndarray], workers: int, bands: np.ndarray | None,
+              ordered: list[int]) -> "_Prefetcher | None":
+        """A prefetcher when it can pay (another core, fork, ``min_texts``
+        texts: below that, starting the process costs what it saves), else
+        None."""
+        import multiprocessing as mp
+
+        if (bands is None or resolve_workers(workers) < 2 or len(ordered) < cls.min_texts
+                or "fork" not in mp.get_all_start_methods()):
+            return None
+        return cls(sets, bands, ordered)
+
+    def leader(self, pos: int, x: int) -> None:
+        """``x``, at ``pos``, became a leader: queue the texts soon after it
+        that share a band with it."""
+        ahead = self.bands[pos + 1 : pos + 1 + self.window]
+        near = np.flatnonzero((ahead == self.bands[pos]).any(axis=1)) + pos + 1
+        self._queue.extend((q, self.ordered[q], x) for q in near.tolist())
+
+    def pump(self, pos: int, graph: "_Graph") -> None:
+        """Collect finished sizes into ``graph``; send queued pairs of texts
+        not yet reached (those before ``pos`` are done without them)."""
+        conn = self._conn
+        while self._out and conn.poll():
+            sizes = conn.recv()
+            if isinstance(sizes, BaseException):
+                raise sizes
+            pairs = self._out.popleft()
+            self._outstanding -= len(pairs)
+            graph.add_intersections(pairs, sizes)
+        queue = self._queue
+        while queue and self._outstanding < self.limit:
+            batch: list[tuple[int, int]] = []
+            while queue and len(batch) < self.chunk:
+                q, y, r = queue.popleft()
+                if q > pos:
+                    batch.append((y, r))
+            if batch:
+                arr = np.array(batch, dtype=np.int64)
+                conn.send(arr)
+                self._out.append(arr)
+                self._outstanding += len(arr)
+
+    def close(self) -> None:
+        self._proc.terminate()  # nothing of its work is needed any more
+        self._proc.join()
+        self._conn.close()
+
+
+def _prefetch_intersections(conn: Any, sets: Sequence[np.ndarray]) -> None:
+    while True:
+        pairs = conn.recv()
+        try:
+            out = np.fromiter((intersection_size(sets[a], sets[b]) for a, b in pairs.tolist()),
+                              dtype=np.int64, count=len(pairs))
+        except BaseException as exc:  # reported in the parent, at its next pump()
+            conn.send(exc)
+            return
+        conn.send(out)
+
+
 class _Picked(Sequence[np.ndarray]):
     """``[arrays[i] for i in picks]`` without reading them all now."""
 
@@ -392,6 +494,14 @@ class _Graph:
         self._same: dict[tuple[int, int], bool] = {}
         self._sim: dict[tuple[int, int], Similarity] = {}
         self._positional: dict[int, np.ndarray] = {}
+
+    def add_intersections(self, pairs: np.ndarray, inters: np.ndarray) -> None:
+        """Intersection sizes computed elsewhere (:class:`_Prefetcher`)."""
+        sizes, cache = self.sizes, self._sim
+        for (x, y), inter in zip(pairs.tolist(), inters.tolist()):
+            pair = (x, y) if x < y else (y, x)
+            if pair not in cache:
+                cache[pair] = _similarity_of(inter, sizes[x], sizes[y])
 
     def similarity(self, x: int, y: int) -> Similarity:
         pair = (x, y) if x < y else (y, x)
@@ -529,13 +639,16 @@ class ArticleClusterer:
         texts: Sequence[str],
         sort_keys: Sequence[tuple],
         features: tuple[Sequence[Any], ...] | None = None,
+        workers: int = 1,
     ) -> list[list[int]]:
         """Clusters (lists of indices into ``texts``), each sorted by
         completeness then ``sort_keys``; clusters ordered by their first member.
 
         ``features``: the :meth:`shingles` of ``texts`` when the caller has
         them already (computed in worker processes, say), optionally with
-        their MinHash signatures as a third element.
+        their MinHash signatures as a third element. With ``workers`` > 1
+        (0: every core) a second process computes the leader pass's exact
+        intersections ahead of it (same clusters, less waiting).
 
         Up to ``exact_nodes`` distinct texts every candidate pair is verified
         and linked (:meth:`cluster_reference`); beyond that a *leader pass*
@@ -543,7 +656,7 @@ class ArticleClusterer:
         verified to copy (its satellite), so the pairwise work grows with the
         number of distinct readings, not with the square of the copies.
         """
-        return self._cluster(texts, sort_keys, features, self.config.exact_nodes)
+        return self._cluster(texts, sort_keys, features, self.config.exact_nodes, workers)
 
     def cluster_reference(
         self,
@@ -554,7 +667,7 @@ class ArticleClusterer:
         """:meth:`cluster` verifying and linking every candidate pair, whatever
         the size (quadratic in the copies of an article: the reference that
         the leader pass is tested against)."""
-        return self._cluster(texts, sort_keys, features, None)
+        return self._cluster(texts, sort_keys, features, None, 1)
 
     def _cluster(
         self,
@@ -562,6 +675,7 @@ class ArticleClusterer:
         sort_keys: Sequence[tuple],
         features: tuple[Sequence[Any], ...] | None,
         exact_nodes: int | None,
+        workers: int,
     ) -> list[list[int]]:
         cfg = self.config
         n = len(texts)
@@ -600,7 +714,7 @@ class ArticleClusterer:
         if estimate:
             assert node_sigs is not None
             units, satellites, guards, bridges = self._leader_pass(
-                graph, sorted(range(len(nodes)), key=order), node_sigs
+                graph, sorted(range(len(nodes)), key=order), node_sigs, workers
             )
         else:
             units, satellites, guards, bridges = list(range(len(nodes))), {}, {}, set()
@@ -653,7 +767,7 @@ class ArticleClusterer:
         self.counters["merged_clusters"] += sum(1 for c in out if len(c) > 1)
         return out
 
-    def _leader_pass(self, graph: "_Graph", ordered: list[int], sigs: np.ndarray) -> "_Leaders":
+    def _leader_pass(self, graph: "_Graph", ordered: list[int], sigs: np.ndarray, workers: int = 1) -> "_Leaders":
         """Fold texts into leaders.
 
         In order of completeness, each text becomes a satellite of the
@@ -729,45 +843,54 @@ class ArticleClusterer:
                         return r
             return None
 
-        for pos, x in enumerate(ordered):
-            row = bands[pos].tolist() if bands is not None and graph.sizes[x] else []
-            # Counter counts an iterable in C: the texts sharing a bucket with x.
-            hits = Counter(chain.from_iterable(table.get(h, ()) for table, h in zip(tables, row)))
-            r = best(x, {y for y in hits if leader_of[y] == y})
-            if r is None and hits:
-                r = through_copies(x, sorted((y for y in hits if leader_of[y] != y), key=lambda y: (-hits[y], y)))
-            sampled: np.ndarray | None = None
-            if r is None:
-                sampled = sample(x)
-                counts = by_sample.counts(sampled)
-                enough = [
-                    y
-                    for y, c in counts.items()
-                    if y not in hits and c >= max(cfg.min_shared_samples, share * min(len(sampled), n_samples[y]))
-                ]
-                r = best(x, {y for y in enough if leader_of[y] == y})
-                if r is None and enough:
-                    r = through_copies(x, sorted((y for y in enough if leader_of[y] != y), key=lambda y: (-counts[y], y)))
-            if sampled is None:
-                sampled = sample(x)
-            n_samples[x] = len(sampled)
-            if r is not None:
-                satellites[r].append(x)
-                leader_of[x] = r
-                self.counters["satellites"] += 1
-                # Satellites are indexed too, a few per bucket: enough to be
-                # found through, without growing with the copies.
+        prefetch = _Prefetcher.start(sets, workers, bands, ordered)
+        try:
+            for pos, x in enumerate(ordered):
+                if prefetch is not None:
+                    prefetch.pump(pos, graph)
+                row = bands[pos].tolist() if bands is not None and graph.sizes[x] else []
+                # Counter counts an iterable in C: the texts sharing a bucket with x.
+                hits = Counter(chain.from_iterable(table.get(h, ()) for table, h in zip(tables, row)))
+                r = best(x, {y for y in hits if leader_of[y] == y})
+                if r is None and hits:
+                    r = through_copies(x, sorted((y for y in hits if leader_of[y] != y), key=lambda y: (-hits[y], y)))
+                sampled: np.ndarray | None = None
+                if r is None:
+                    sampled = sample(x)
+                    counts = by_sample.counts(sampled)
+                    enough = [
+                        y
+                        for y, c in counts.items()
+                        if y not in hits and c >= max(cfg.min_shared_samples, share * min(len(sampled), n_samples[y]))
+                    ]
+                    r = best(x, {y for y in enough if leader_of[y] == y})
+                    if r is None and enough:
+                        r = through_copies(x, sorted((y for y in enough if leader_of[y] != y), key=lambda y: (-counts[y], y)))
+                if sampled is None:
+                    sampled = sample(x)
+                n_samples[x] = len(sampled)
+                if r is not None:
+                    satellites[r].append(x)
+                    leader_of[x] = r
+                    self.counters["satellites"] += 1
+                    # Satellites are indexed too, a few per bucket: enough to be
+                    # found through, without growing with the copies.
+                    for table, h in zip(tables, row):
+                        bucket = table.setdefault(h, [])
+                        if len(bucket) < cfg.bucket_probes:
+                            bucket.append(x)
+                    by_sample.add(x, sampled, capped=True)
+                    continue
+                leaders.append(x)
+                leader_of[x] = x
                 for table, h in zip(tables, row):
-                    bucket = table.setdefault(h, [])
-                    if len(bucket) < cfg.bucket_probes:
-                        bucket.append(x)
-                by_sample.add(x, sampled, capped=True)
-                continue
-            leaders.append(x)
-            leader_of[x] = x
-            for table, h in zip(tables, row):
-                table.setdefault(h, []).append(x)
-            by_sample.add(x, sampled, capped=False)
+                    table.setdefault(h, []).append(x)
+                if prefetch is not None and row:
+                    prefetch.leader(pos, x)
+                by_sample.add(x, sampled, capped=False)
+        finally:
+            if prefetch is not None:
+                prefetch.close()
         return _Leaders(leaders, dict(satellites), {r: [s for _, s in g] for r, g in guards.items()}, bridges)
 
     def _lsh_candidates(self, sigs: np.ndarray | None) -> set[tuple[int, int]]:
@@ -978,7 +1101,7 @@ def cluster_texts(
         words, sigs = collect_features(
             map_ordered(partial(utf8_text_features, config=cfg), utf8, workers=workers, chunk_size=32), sets
         )
-        clusters = clusterer.cluster(_Repaired(originals), [(i,) for i in ids], (sets, words, sigs))
+        clusters = clusterer.cluster(_Repaired(originals), [(i,) for i in ids], (sets, words, sigs), workers=workers)
     return [[ids[i] for i in c] for c in clusters]
 
 

@@ -198,7 +198,7 @@ class RecordBuilder:
                 map_ordered(partial(utf8_text_features, config=cfg, repair=False), utf8, workers=workers, chunk_size=64),
                 sets,
             )
-            clusters = self.clusterer.cluster(bodies, [a.sort_key for a in articles], (sets, words, sigs))
+            clusters = self.clusterer.cluster(bodies, [a.sort_key for a in articles], (sets, words, sigs), workers=workers)
         for name, n in self.clusterer.counters.items():
             self.counters[f"cluster:{name}"] = n
         if on_phase is not None:

@@ -281,3 +281,35 @@ def test_sample_owner_arrays_equal_the_dict_of_lists(ops: list[tuple[str, list[i
             ref.add(x, sampled, capped=op == "satellite")
     everything = np.arange(41, dtype=np.uint32)
     assert fast.counts(everything) == ref.counts(everything)
+
+
+def test_prefetched_intersections_change_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The leader pass with a second process computing its intersections
+    ahead gives the clusters and counters it gives alone. A tiny window,
+    limit and chunk make the queue wait, drop passed texts and refill."""
+    from bench.dedup_peers import make_doc_corpus
+
+    from cleaner import cluster as cluster_mod
+    from cleaner.fixes import repair_text
+
+    corpus = make_doc_corpus(3, 300)
+    texts = [repair_text(d.text).text for d in corpus.docs]
+    keys = [(d.id,) for d in corpus.docs]
+    alone = ArticleClusterer(ClusterConfig(exact_nodes=0))
+    want = alone.cluster(texts, keys, workers=1)
+    for name, value in (("min_texts", 0), ("window", 16), ("limit", 8), ("chunk", 3)):
+        monkeypatch.setattr(cluster_mod._Prefetcher, name, value)
+    received: list[int] = []
+    add = cluster_mod._Graph.add_intersections
+
+    def counted(self, pairs, sizes):  # type: ignore[no-untyped-def]
+        received.append(len(pairs))
+        for (x, y), size in zip(pairs.tolist(), sizes.tolist()):
+            assert size == intersection_size_reference(self.sets[x], self.sets[y])
+        return add(self, pairs, sizes)
+
+    monkeypatch.setattr(cluster_mod._Graph, "add_intersections", counted)
+    helped = ArticleClusterer(ClusterConfig(exact_nodes=0))
+    assert helped.cluster(texts, keys, workers=2) == want
+    assert dict(helped.counters) == dict(alone.counters)
+    assert sum(received) > 50  # the other process did answer
