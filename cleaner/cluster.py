@@ -657,7 +657,8 @@ class ArticleClusterer:
 
         ``features``: the :meth:`shingles` of ``texts`` when the caller has
         them already (computed in worker processes, say), optionally with
-        their MinHash signatures as a third element. With ``workers`` > 1
+        their signatures as a third element and the sets' digests
+        (:func:`collect_features`) as a fourth. With ``workers`` > 1
         (0: every core) a second process computes the leader pass's exact
         intersections ahead of it (same clusters, less waiting).
 
@@ -693,8 +694,11 @@ class ArticleClusterer:
         if n == 0:
             return []
         sigs: Sequence[np.ndarray] | None = None
+        digests: Sequence[bytes] | None = None
         if features is None:
             sets, words = self.shingles(texts)
+        elif len(features) == 4:
+            sets, words, sigs, digests = features  # type: ignore[misc]
         elif len(features) == 3:
             sets, words, sigs = features  # type: ignore[misc]
         else:
@@ -702,9 +706,10 @@ class ArticleClusterer:
         # Identical shingle sets are one node: big exact-copy groups cost nothing.
         sizes = sizes_of(sets)
         by_content: dict[bytes, list[int]] = defaultdict(list)
-        for i, s in enumerate(sets):
-            # A digest, not the bytes: keys would double the sets' memory.
-            by_content[_digest(s) if len(s) else f"empty-{i}".encode()].append(i)
+        # A digest, not the bytes: keys would double the sets' memory. Made
+        # in the workers when they sent them (no second read of every set).
+        for i, d in enumerate(digests if digests is not None else map(_digest, sets)):
+            by_content[d if sizes[i] else f"empty-{i}".encode()].append(i)
         nodes = [sorted(g, key=lambda i: sort_keys[i]) for g in by_content.values()]
         node_sets = _Picked(sets, [g[0] for g in nodes])
         node_sizes = [sizes[g[0]] for g in nodes]
@@ -1020,6 +1025,7 @@ class TextFeatures(NamedTuple):
     shingles: np.ndarray  # sorted unique shingle hashes (low 32 bits, shingle_set32)
     words: bool  # shingled by word n-grams (mostly Latin)
     signature: np.ndarray  # MinHash of ``shingles``
+    digest: bytes  # of ``shingles``: equal sets, equal digests
 
 
 _HASHERS: dict[tuple[int, str], MinHasher] = {}
@@ -1048,7 +1054,7 @@ def text_features(text: str, config: ClusterConfig | None = None, repair: bool =
         text = repaired_text(text)
     latin = _mostly_latin(text)
     sh = shingle_set32(_window_hashes(text, latin, cfg))
-    return TextFeatures(sh, latin, _hasher(cfg.num_perm, cfg.scheme).signature(sh))
+    return TextFeatures(sh, latin, _hasher(cfg.num_perm, cfg.scheme).signature(sh), _digest(sh))
 
 
 def utf8_text_features(data: bytes, config: ClusterConfig | None = None, repair: bool = True) -> TextFeatures:
@@ -1116,30 +1122,38 @@ def cluster_texts(
     with SpilledArrays() as sets:
         # As bytes: see utf8_text_features (a str sent would keep a copy).
         utf8 = (t.encode("utf-8", "surrogatepass") for t in texts())
-        words, sigs = collect_features(
+        words, sigs, digests = collect_features(
             map_ordered(partial(utf8_text_features, config=cfg), utf8, workers=workers, chunk_size=32), sets
         )
-        clusters = clusterer.cluster(_Repaired(originals), [(i,) for i in ids], (sets, words, sigs), workers=workers)
+        clusters = clusterer.cluster(
+            _Repaired(originals), [(i,) for i in ids], (sets, words, sigs, digests), workers=workers
+        )
     return [[ids[i] for i in c] for c in clusters]
 
 
-def collect_features(feats: Iterable[TextFeatures], sets: SpilledArrays) -> tuple[list[bool], np.ndarray]:
+def collect_features(
+    feats: Iterable[TextFeatures], sets: SpilledArrays
+) -> tuple[list[bool], np.ndarray, list[bytes]]:
     """Keep each text's features as they arrive: its shingle set goes to
     ``sets`` (a temporary file: 4 bytes a character of the corpus), the
-    rest is returned as ``(words, signatures)``, the signatures one row
-    each of a 2-D array (a separate array per text costs 20 % more).
+    rest is returned as ``(words, signatures, digests)``, the signatures
+    one row each of a 2-D array (a separate array per text costs 20 % more):
+    ``(sets, words, signatures, digests)`` is what
+    :meth:`ArticleClusterer.cluster` takes as ``features``.
 
     >>> with SpilledArrays() as sets:
-    ...     words, sigs = collect_features([text_features("同志们这次会议开得很好")], sets)
+    ...     words, sigs, digests = collect_features([text_features("同志们这次会议开得很好")], sets)
     ...     len(sets), sets.sizes.tolist(), words, sigs.shape
     (1, [7], [False], (1, 128))
     """
     words: list[bool] = []
+    digests: list[bytes] = []
     blocks: list[np.ndarray] = []
     rows: list[np.ndarray] = []
     for f in feats:
         sets.append(f.shingles)
         words.append(f.words)
+        digests.append(f.digest)
         rows.append(f.signature)
         if len(rows) == 4096:
             blocks.append(np.stack(rows))
@@ -1147,4 +1161,4 @@ def collect_features(feats: Iterable[TextFeatures], sets: SpilledArrays) -> tupl
     if rows:
         blocks.append(np.stack(rows))
     sigs = np.concatenate(blocks) if len(blocks) > 1 else blocks[0] if blocks else np.zeros((0, 0), dtype=np.uint32)
-    return words, sigs
+    return words, sigs, digests

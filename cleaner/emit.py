@@ -194,11 +194,13 @@ class RecordBuilder:
         with SpilledArrays() as sets:
             # As bytes: see utf8_text_features (a str sent would keep a copy).
             utf8 = (b.encode("utf-8", "surrogatepass") for b in bodies)
-            words, sigs = collect_features(
+            words, sigs, digests = collect_features(
                 map_ordered(partial(utf8_text_features, config=cfg, repair=False), utf8, workers=workers, chunk_size=64),
                 sets,
             )
-            clusters = self.clusterer.cluster(bodies, [a.sort_key for a in articles], (sets, words, sigs), workers=workers)
+            clusters = self.clusterer.cluster(
+                bodies, [a.sort_key for a in articles], (sets, words, sigs, digests), workers=workers
+            )
         for name, n in self.clusterer.counters.items():
             self.counters[f"cluster:{name}"] = n
         if on_phase is not None:
