@@ -872,11 +872,13 @@ class ArticleClusterer:
                 if prefetch is not None:
                     prefetch.pump(pos, graph)
                 row = bands[pos].tolist() if bands is not None and graph.sizes[x] else []
-                # Counter counts an iterable in C: the texts sharing a bucket with x.
-                hits = Counter(chain.from_iterable(table.get(h, ()) for table, h in zip(tables, row)))
+                # The texts sharing a bucket with x (a set, built in C); how
+                # many buckets each shares is counted only when needed.
+                hits = set(chain.from_iterable(table.get(h, ()) for table, h in zip(tables, row)))
                 r = best(x, {y for y in hits if leader_of[y] == y})
                 if r is None and hits:
-                    r = through_copies(x, sorted((y for y in hits if leader_of[y] != y), key=lambda y: (-hits[y], y)))
+                    shared = Counter(chain.from_iterable(table.get(h, ()) for table, h in zip(tables, row)))
+                    r = through_copies(x, sorted((y for y in hits if leader_of[y] != y), key=lambda y: (-shared[y], y)))
                 sampled: np.ndarray | None = None
                 if r is None:
                     sampled = sample(x)
