@@ -520,17 +520,6 @@ class _Graph:
         est = self._estimated(x, y)
         return max(0.0, est - ESTIMATE_MARGIN), min(1.0, est + ESTIMATE_MARGIN)
 
-    def near_all(self, y: int, others: list[int]) -> bool:
-        """True when the signatures alone show ``y`` not far from any of
-        ``others`` (what :meth:`far` decides first, one at a time), so each
-        is :meth:`compatible`; False says nothing.
-
-        One numpy pass over all of them instead of one per member."""
-        if self.sigs is None or not others:
-            return not others
-        equal = np.count_nonzero(self.sigs[others] == self.sigs[y], axis=1) / self.sigs.shape[1]
-        return bool((equal - ESTIMATE_MARGIN >= self.cfg.compatible_jaccard).all())
-
     def _estimated(self, x: int, y: int) -> float:
         assert self.sigs is not None
         return float(np.count_nonzero(self.sigs[x] == self.sigs[y])) / self.sigs.shape[1]
@@ -822,9 +811,7 @@ class ArticleClusterer:
                 # or the satellite x was found through (which may hold a
                 # passage the leader lacks).
                 center = r if through is None else through
-                if graph.near_all(x, [s for _, s in guards[r]]) or all(
-                    graph.compatible(center, x, s) for _, s in guards[r]
-                ):
+                if all(graph.compatible(center, x, s) for _, s in guards[r]):
                     found = (jac, r)
             if found is None:
                 return None
