@@ -121,6 +121,20 @@ CREATE TABLE IF NOT EXISTS learned (
 """
 
 
+def stored_signatures(blobs: Sequence[bytes], dtype: Any) -> np.ndarray:
+    """Signatures as the store keeps them (every value widened to 8 bytes)
+    back in the hasher's ``dtype``: 32-bit signatures read as 64-bit would
+    keep their values but not their meaning at the top (the empty set's
+    all-maximum signature would no longer be recognised as empty).
+
+    >>> from cleaner.sketch import MinHasher, is_empty
+    >>> empty = MinHasher(8, scheme="oph32").empty()
+    >>> is_empty(stored_signatures([empty.astype(np.uint64).tobytes()], np.uint32)[0])
+    True
+    """
+    return np.stack([np.frombuffer(b, dtype=np.uint64) for b in blobs]).astype(dtype)
+
+
 @dataclass(frozen=True)
 class NewDocument:
     """A file (raw bytes, decoded by the pipeline) or a text (JSON document) to add."""
@@ -349,7 +363,7 @@ class Store:
             idx = _CollectionIndex(self.config.cluster)
             rows = conn.execute("SELECT id, sig, samples FROM records WHERE collection=?", (name,)).fetchall()
             if rows:
-                sigs = np.stack([np.frombuffer(r[1], dtype=np.uint64) for r in rows])
+                sigs = stored_signatures([r[1] for r in rows], self.clusterer.hasher.dtype)
                 idx.lsh.add_many([r[0] for r in rows], sigs)
                 for rid, _, samples in rows:
                     arr = np.frombuffer(samples, dtype=np.uint64)
