@@ -9,6 +9,7 @@ passage a user can find in the file they gave us.
 from __future__ import annotations
 
 import bisect
+from array import array
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,6 +87,31 @@ class OffsetMap:
     @property
     def is_identity(self) -> bool:
         return not self.edits
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Maps travel back from worker processes with every file, one edit
+        # per line end for a CRLF file: as four columns of integers, rebuilt
+        # in bulk, they unpickle about 6x faster than one object at a time
+        # (the main process spent half its reading time on them).
+        cols = array("q")
+        for e in self.edits:
+            cols.extend((e.src_start, e.src_end, e.dst_start, e.dst_end))
+        return (_offset_map_from_columns, (cols.tobytes(),))
+
+
+def _offset_map_from_columns(data: bytes) -> OffsetMap:
+    """Inverse of :meth:`OffsetMap.__reduce__`.
+
+    >>> import pickle
+    >>> m = OffsetMap((Edit(2, 5, 2, 3), Edit(9, 11, 7, 8)))
+    >>> pickle.loads(pickle.dumps(m)) == m
+    True
+    """
+    from .fixes import _make_edits  # the bulk Edit builder (fixes imports this module)
+
+    flat = array("q")
+    flat.frombytes(data)
+    return OffsetMap(_make_edits(flat[0::4].tolist(), flat[1::4].tolist(), flat[2::4].tolist(), flat[3::4].tolist()))
 
 
 @dataclass(frozen=True, slots=True)
