@@ -389,6 +389,7 @@ class _Prefetcher:
         self._proc.start()
         child.close()
         self.bands, self.ordered = bands, ordered
+        self.lost = False  # the helper died; nothing more is asked of it
         self._queue: deque[tuple[int, int, int]] = deque()  # (position, text, leader)
         self._out: deque[np.ndarray] = deque()  # pairs sent, answers not yet read
         self._outstanding = 0
@@ -416,26 +417,34 @@ class _Prefetcher:
     def pump(self, pos: int, graph: "_Graph") -> None:
         """Collect finished sizes into ``graph``; send queued pairs of texts
         not yet reached (those before ``pos`` are done without them)."""
+        if self.lost:
+            return
         conn = self._conn
-        while self._out and conn.poll():
-            sizes = conn.recv()
-            if isinstance(sizes, BaseException):
-                raise sizes
-            pairs = self._out.popleft()
-            self._outstanding -= len(pairs)
-            graph.add_intersections(pairs, sizes)
-        queue = self._queue
-        while queue and self._outstanding < self.limit:
-            batch: list[tuple[int, int]] = []
-            while queue and len(batch) < self.chunk:
-                q, y, r = queue.popleft()
-                if q > pos:
-                    batch.append((y, r))
-            if batch:
-                arr = np.array(batch, dtype=np.int64)
-                conn.send(arr)
-                self._out.append(arr)
-                self._outstanding += len(arr)
+        try:
+            while self._out and conn.poll():
+                sizes = conn.recv()
+                if isinstance(sizes, BaseException):
+                    raise sizes
+                pairs = self._out.popleft()
+                self._outstanding -= len(pairs)
+                graph.add_intersections(pairs, sizes)
+            queue = self._queue
+            while queue and self._outstanding < self.limit:
+                batch: list[tuple[int, int]] = []
+                while queue and len(batch) < self.chunk:
+                    q, y, r = queue.popleft()
+                    if q > pos:
+                        batch.append((y, r))
+                if batch:
+                    arr = np.array(batch, dtype=np.int64)
+                    conn.send(arr)
+                    self._out.append(arr)
+                    self._outstanding += len(arr)
+        except (EOFError, OSError):
+            # The helper is gone (killed, out of memory): the pass computes
+            # everything itself from here, as without one.
+            self.lost = True
+            self._queue.clear()
 
     def close(self) -> None:
         self._proc.terminate()  # nothing of its work is needed any more

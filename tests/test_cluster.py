@@ -313,3 +313,37 @@ def test_prefetched_intersections_change_nothing(monkeypatch: pytest.MonkeyPatch
     assert helped.cluster(texts, keys, workers=2) == want
     assert dict(helped.counters) == dict(alone.counters)
     assert sum(received) > 50  # the other process did answer
+
+
+def test_a_helper_that_dies_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """If the intersection helper is killed, the pass goes on alone: same
+    clusters, no error."""
+    import os
+
+    from bench.dedup_peers import make_doc_corpus
+
+    from cleaner import cluster as cluster_mod
+    from cleaner.fixes import repair_text
+
+    corpus = make_doc_corpus(4, 200)
+    texts = [repair_text(d.text).text for d in corpus.docs]
+    keys = [(d.id,) for d in corpus.docs]
+    want = ArticleClusterer(ClusterConfig(exact_nodes=0)).cluster(texts, keys, workers=1)
+
+    def dies(conn, sets):  # type: ignore[no-untyped-def]
+        conn.recv()
+        os._exit(1)
+
+    monkeypatch.setattr(cluster_mod, "_prefetch_intersections", dies)
+    monkeypatch.setattr(cluster_mod._Prefetcher, "min_texts", 0)
+    started: list[cluster_mod._Prefetcher] = []
+    real_start = cluster_mod._Prefetcher.start.__func__  # type: ignore[attr-defined]
+
+    def start(cls, *args):  # type: ignore[no-untyped-def]
+        helper = real_start(cls, *args)
+        started.append(helper)
+        return helper
+
+    monkeypatch.setattr(cluster_mod._Prefetcher, "start", classmethod(start))
+    assert ArticleClusterer(ClusterConfig(exact_nodes=0)).cluster(texts, keys, workers=2) == want
+    assert started and started[0].lost

@@ -230,3 +230,14 @@ def test_every_span_points_at_its_raw_text_through_repairs(picks: list[tuple[int
                 assert repair_text(replayed.replace("\r\n", "\n")).text.replace("\n", "").strip() == ptext.replace("\n", "")
         for rem in rec["removed"]:
             assert raw[rem["start"] : rem["end"]] == rem["text"]
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "known bug, found by the property above: the file splits into two parts, [A] and [B, A] where B "
+    "ends with a comma, so B and A are one paragraph; merging the parts aligns the first part's A "
+    "with that paragraph and gives A's span as a whole source of it, though A holds only its second half"
+))
+def test_a_copy_of_part_of_a_paragraph_is_not_given_as_its_whole_source() -> None:
+    picks = [(0, "none"), (101, "none"), (279, "none"), (0, "none")]
+    assert _SEED_LINES[279].endswith(",")  # B runs on into the repeated A
+    test_every_span_points_at_its_raw_text_through_repairs.hypothesis.inner_test(picks=picks, newline="\n")
