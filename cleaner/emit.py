@@ -25,7 +25,7 @@ from typing import Any
 
 from .cluster import ArticleClusterer, collect_features, continues, utf8_text_features
 from .config import CleanConfig
-from .merge import Variant, merge_variants
+from .merge import PartSource, Variant, merge_variants
 from .normalize import convert_script, match_key
 from .parallel import map_ordered, refreeze_long_lived, resolve_workers
 from .spill import SpilledArrays
@@ -50,9 +50,9 @@ class ParagraphSource:
     fa: FileArticles
     blocks: tuple[Block, ...]
 
-    def span(self) -> SourceSpan:
+    def span(self, part: bool = False) -> SourceSpan:
         start, end = self.fa.to_decoded(self.blocks[0].start, self.blocks[-1].end)
-        return SourceSpan(self.fa.name, start, end)
+        return SourceSpan(self.fa.name, start, end, part)
 
 
 @dataclass(frozen=True)
@@ -345,12 +345,15 @@ class RecordBuilder:
         paragraphs: list[Paragraph] = []
         pos = 0
         for p, text in zip(merged.paragraphs, texts):
-            srcs: list[ParagraphSource] = []
+            srcs: list[tuple[ParagraphSource, bool]] = []
             for src in p.sources:
-                srcs.append(src)
+                part = isinstance(src, PartSource)
+                if part:
+                    src = src.source
+                srcs.append((src, part))
                 r, j = where[id(src)]
-                srcs.extend(group[c].paragraphs[j][1] for c in copies.get(r, ()))
-            spans = tuple(dict.fromkeys(src.span() for src in srcs))
+                srcs.extend((group[c].paragraphs[j][1], part) for c in copies.get(r, ()))
+            spans = tuple(dict.fromkeys(src.span(part) for src, part in srcs))
             paragraphs.append(Paragraph(pos, pos + len(text), spans))
             pos += len(text) + 1
         body = "\n".join(texts)

@@ -46,7 +46,7 @@ from .align import (
 )
 from .normalize import convert_script, match_key
 
-__all__ = ["Variant", "MergedParagraph", "MergedArticle", "merge_variants", "merge_variants_reference"]
+__all__ = ["Variant", "MergedParagraph", "MergedArticle", "PartSource", "merge_variants", "merge_variants_reference"]
 
 # A clean reading at least this many key characters longer than the vote's
 # winner wins anyway: copies drop sentences far more often than they invent
@@ -92,6 +92,17 @@ class MergedParagraph:
     sources: tuple[Any, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class PartSource:
+    """A source that holds only part of its canonical paragraph: a copy's
+    paragraph whose match key lies strictly inside the paragraph's (a
+    truncated copy's last paragraph, one line of a paragraph that another
+    copy runs on from a comma-ended line), or one of several paragraphs of
+    a copy that together make the paragraph."""
+
+    source: Any
+
+
 @dataclass(frozen=True)
 class MergedArticle:
     """The merge result.
@@ -134,6 +145,7 @@ class _Member:
     script: str
     sources: list[Any]
     key: str | None = None  # match key of `text`, when already known
+    part: bool = False  # its sources hold only part of the slot's paragraph (PartSource)
 
 
 @dataclass
@@ -374,8 +386,8 @@ def _sources(slot: _Slot) -> tuple[Any, ...]:
     each compared with every one kept)."""
     items: list[tuple[int, Any]] = [(slot.lead.rank, s) for s in slot.lead.sources]
     for m in slot.members:
-        items.extend((m.rank, s) for s in m.sources)
-    items.extend((r, s) for r, s, _ in slot.support)
+        items.extend((m.rank, PartSource(s) if m.part else s) for s in m.sources)
+    items.extend((r, PartSource(s)) for r, s, _ in slot.support)
     items.sort(key=lambda x: x[0])  # stable: within a variant, paragraph order
     out: list[Any] = []
     for _, s in items:
@@ -1006,11 +1018,11 @@ def _ranked_sources(slot: _Slot) -> list[Any]:
         # Members come in rank order after their lead: the sort keeps this order.
         ranks = [slot.lead.rank] + [m.rank for m in slot.members]
         if all(a <= b for a, b in zip(ranks, ranks[1:])):
-            return [*slot.lead.sources, *(s for m in slot.members for s in m.sources)]
+            return [*slot.lead.sources, *(PartSource(s) if m.part else s for m in slot.members for s in m.sources)]
     items: list[tuple[int, Any]] = [(slot.lead.rank, s) for s in slot.lead.sources]
     for m in slot.members:
-        items.extend((m.rank, s) for s in m.sources)
-    items.extend((r, s) for r, s, _ in slot.support)
+        items.extend((m.rank, PartSource(s) if m.part else s) for s in m.sources)
+    items.extend((r, PartSource(s)) for r, s, _ in slot.support)
     items.sort(key=lambda x: x[0])  # stable: within a variant, paragraph order
     return [s for _, s in items]
 
@@ -1193,7 +1205,9 @@ def _merge(variants: Sequence[Variant], min_ratio: float, memo: _Memo | None) ->
             srcs = other.sources[j0:j1]
             if i1 - i0 == 1:
                 key = "".join(other.keys[j0:j1])
-                slots[i0].members.append(_Member(other.rank, text, other.script, list(srcs), key))
+                lead_key = base.keys[i0]
+                part = j1 - j0 > 1 or (len(key) < len(lead_key) and key in lead_key)
+                slots[i0].members.append(_Member(other.rank, text, other.script, list(srcs), key, part))
                 continue
             # One paragraph of `other` spans several base paragraphs: cut it
             # where the alignment puts the base paragraph boundaries.

@@ -276,9 +276,14 @@ class SourceSpan:
     file: str
     start: int
     end: int
+    # Only part of the paragraph is here (merge.PartSource).
+    part: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {"file": self.file, "start": self.start, "end": self.end}
+        out: dict[str, Any] = {"file": self.file, "start": self.start, "end": self.end}
+        if self.part:
+            out["part"] = True
+        return out
 
 
 @dataclass(frozen=True, slots=True)
