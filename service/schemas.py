@@ -38,6 +38,7 @@ class SpanModel(BaseModel):
     file: str
     start: int
     end: int
+    part: bool = Field(False, description="present (true) when the span holds only part of the paragraph")
 
 
 class ParagraphModel(BaseModel):
