@@ -28,6 +28,7 @@ together.
 from __future__ import annotations
 
 import hashlib
+import multiprocessing as mp
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
@@ -259,11 +260,11 @@ class _SampleOwners:
         lh, lo, ll = self._lh[:n][order], self._lo[:n][order], self._ll[:n][order]
         at = np.searchsorted(self._h, lh, side="right")  # after the older entries of the hash
         h, o, lead = np.insert(self._h, at, lh), np.insert(self._o, at, lo), np.insert(self._lead, at, ll)
-        keep = lead | (_ranks(h) < self.cap)
+        ranks = _ranks(h)
+        # A hash is full once it has an entry at rank cap - 1.
+        self._full = h[ranks == self.cap - 1]
+        keep = lead | (ranks < self.cap)
         self._h, self._o, self._lead = h[keep], o[keep], lead[keep]
-        starts = np.flatnonzero(np.r_[True, self._h[1:] != self._h[:-1]]) if len(self._h) else np.zeros(0, dtype=np.int64)
-        counts = np.diff(np.r_[starts, len(self._h)])
-        self._full = self._h[starts[counts >= self.cap]]
         self._logged = 0
 
     def counts(self, sampled: np.ndarray) -> Counter[int]:
@@ -307,12 +308,9 @@ def _ranks(sorted_values: np.ndarray) -> np.ndarray:
 
 
 class _SampleOwnersReference:
-    """The texts indexed under each sampled shingle hash. Leaders are
-    always added; satellites only while a hash has fewer than ``cap``
-    owners (enough to be found through, without growing with the copies).
-
-    The plain version of :class:`_SampleOwners` (a dict of lists), kept
-    as the reference its arrays are tested against.
+    """The plain version of :class:`_SampleOwners`, a dict of lists, kept as
+    the reference its arrays are tested against: leaders are always added,
+    satellites only while a hash has fewer than ``cap`` owners.
 
     >>> owners = _SampleOwnersReference(cap=1)
     >>> owners.add(0, np.array([8, 16], dtype=np.uint32), capped=False)
@@ -324,11 +322,6 @@ class _SampleOwnersReference:
     def __init__(self, cap: int) -> None:
         self.cap = cap
         self.owners: dict[int, list[int]] = defaultdict(list)
-        # Hashes with ``cap`` owners or more: a sorted array, plus the ones
-        # filled since it was last rebuilt. Copies share most samples, so
-        # most of a satellite's are found here in one vectorised look-up.
-        self._full = np.zeros(0, dtype=np.uint64)
-        self._filled: set[int] = set()
 
     def counts(self, sampled: np.ndarray) -> Counter[int]:
         """How many of ``sampled`` each indexed text has."""
@@ -336,28 +329,10 @@ class _SampleOwnersReference:
         return Counter(chain.from_iterable(owners.get(h, ()) for h in sampled.tolist()))
 
     def add(self, x: int, sampled: np.ndarray, capped: bool) -> None:
-        if capped and len(self._full) and len(sampled):
-            at = np.searchsorted(self._full, sampled)
-            at[at == len(self._full)] = 0
-            sampled = sampled[self._full[at] != sampled]
-        owners, cap, filled = self.owners, self.cap, self._filled
         for h in sampled.tolist():
-            if capped and h in filled:
-                continue
-            hs = owners[h]
-            if capped and len(hs) >= cap:
-                continue
-            hs.append(x)
-            if len(hs) == cap:
-                filled.add(h)
-        # Fold the newly filled hashes into the array soon: copies of one
-        # article fill the same hashes, and every later copy meets them.
-        # They are new to it, so one sorted insertion (a copy of the array)
-        # does, not a re-sort.
-        if len(filled) >= 256:
-            new = np.sort(np.fromiter(filled, dtype=np.uint64, count=len(filled)))
-            self._full = np.insert(self._full, np.searchsorted(self._full, new), new)
-            filled.clear()
+            hs = self.owners[h]
+            if not capped or len(hs) < self.cap:
+                hs.append(x)
 
 
 class _Prefetcher:
@@ -381,8 +356,6 @@ class _Prefetcher:
     min_texts = 1024
 
     def __init__(self, sets: Sequence[np.ndarray], bands: np.ndarray, ordered: list[int]) -> None:
-        import multiprocessing as mp
-
         ctx = mp.get_context("fork")
         self._conn, child = ctx.Pipe()
         self._proc = ctx.Process(target=_prefetch_intersections, args=(child, sets), daemon=True)
@@ -400,8 +373,6 @@ class _Prefetcher:
         """A prefetcher when it can pay (another core, fork, ``min_texts``
         texts: below that, starting the process costs what it saves), else
         None."""
-        import multiprocessing as mp
-
         if (bands is None or resolve_workers(workers) < 2 or len(ordered) < cls.min_texts
                 or "fork" not in mp.get_all_start_methods()):
             return None
@@ -1135,7 +1106,7 @@ def collect_features(
     """Keep each text's features as they arrive: its shingle set goes to
     ``sets`` (a temporary file: 4 bytes a character of the corpus), the
     rest is returned as ``(words, signatures, digests)``, the signatures
-    one row each of a 2-D array (a separate array per text costs 20 % more):
+    one row each of a 2-D array (not an array object per text):
     ``(sets, words, signatures, digests)`` is what
     :meth:`ArticleClusterer.cluster` takes as ``features``.
 
@@ -1158,5 +1129,4 @@ def collect_features(
             rows.clear()
     if rows:
         blocks.append(np.stack(rows))
-    sigs = np.concatenate(blocks) if len(blocks) > 1 else blocks[0] if blocks else np.zeros((0, 0), dtype=np.uint32)
-    return words, sigs, digests
+    return words, np.concatenate(blocks) if blocks else np.zeros((0, 0), dtype=np.uint32), digests

@@ -140,10 +140,7 @@ def opencc_changers(config: str) -> np.ndarray | None:
     [True, False, True, False]
     """
     if config not in _CHANGERS:
-        try:
-            _CHANGERS[config] = _read_changers(config)
-        except (OSError, ValueError, subprocess.SubprocessError):
-            _CHANGERS[config] = None
+        _CHANGERS[config] = _read_changers(config)  # None when the dictionaries can't be read
     return _CHANGERS[config]
 
 
@@ -294,11 +291,11 @@ _MASK_BRANCHES = (
     r"□+",
     r"某某+",
 )
-_MASK = re.compile("(?=[12x_*※○×□某])(?:" + "|".join(_MASK_BRANCHES) + ")")
-# The characters a mask can start with (the look-ahead's class), as a
+# The characters a mask can start with: the look-ahead's class, and as a
 # table: candidates are found with numpy, and the pattern is tried only
 # there (re scans about 5 ns a character; Chinese text has digits everywhere).
 _MASK_LEADS = "12x_*※○×□某"
+_MASK = re.compile(f"(?=[{_MASK_LEADS}])(?:" + "|".join(_MASK_BRANCHES) + ")")
 _MASK_LEAD = np.zeros(0x110000, dtype=bool)
 _MASK_LEAD[[ord(c) for c in _MASK_LEADS]] = True
 

@@ -166,12 +166,7 @@ class MinHasher:
         if len(x) == 0:
             return out
         if self._oph:
-            k = self.num_perm
-            bins = ((x.astype(np.uint64) * np.uint64(k)) >> np.uint64(32)).astype(np.intp)
-            np.minimum.at(out, bins, x)
-            filled = np.bincount(bins, minlength=k) > 0
-            if not filled.all():
-                self._densify(out[None, :], filled[None, :])
+            self._oph_fill(out[None, :], x, np.array([len(x)]))
             return out
         a, b = self._a, self._b
         buf = np.empty((self.num_perm, min(_CHUNK, len(x))), dtype=self.dtype)
@@ -225,12 +220,7 @@ class MinHasher:
         x = self._premix(hashes[offsets[0] : offsets[-1]])
         lens = np.diff(offsets)
         if self._oph:
-            k = self.num_perm
-            cell = np.repeat(np.arange(n, dtype=np.int64) * k, lens)
-            cell += ((x.astype(np.uint64) * np.uint64(k)) >> np.uint64(32)).astype(np.int64)
-            np.minimum.at(out.reshape(-1), cell, x)
-            filled = (np.bincount(cell, minlength=n * k) > 0).reshape(n, k)
-            self._densify(out, filled)
+            self._oph_fill(out, x, lens)
             return out
         nz = np.flatnonzero(lens)  # empty documents own no columns
         dstarts = offsets[:-1][nz] - offsets[0]
@@ -251,10 +241,17 @@ class MinHasher:
             out[docs] = mins.T
         return out
 
-    def _densify(self, sigs: np.ndarray, filled: np.ndarray) -> None:
-        """Fill each empty bin of the non-empty rows of ``sigs`` (in place)
-        from the first filled bin on its probe sequence. Rows with no
-        filled bin (empty sets) keep :meth:`empty`."""
+    def _oph_fill(self, sigs: np.ndarray, x: np.ndarray, lens: np.ndarray) -> None:
+        """oph32 signatures, in place, of the pre-mixed values ``x`` laid out
+        as ``len(lens)`` sets of ``lens[i]`` values (``sigs`` starts as
+        :meth:`empty` rows): each value to the bin its high bits name, each
+        bin its minimum, then every empty bin of a non-empty set from the
+        first filled bin on its probe sequence."""
+        n, k = sigs.shape
+        cell = np.repeat(np.arange(n, dtype=np.int64) * k, lens)
+        cell += ((x.astype(np.uint64) * np.uint64(k)) >> np.uint64(32)).astype(np.int64)
+        np.minimum.at(sigs.reshape(-1), cell, x)
+        filled = (np.bincount(cell, minlength=n * k) > 0).reshape(n, k)
         rows, cols = np.nonzero(~filled & filled.any(axis=1, keepdims=True))
         probes = self._probes
         for step in range(probes.shape[1]):
