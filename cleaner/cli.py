@@ -20,6 +20,7 @@ from .config import SCRIPTS, CleanConfig, ConfigError, load_config
 from .inputs import iter_jsonl, open_jsonl, plan_inputs
 from .output import OutputWriter, dump_record
 from .pipeline import Cleaner
+from .rules import RulePack
 from .spill import SpillError
 
 EXIT_OK = 0
@@ -115,6 +116,12 @@ def _config(args: argparse.Namespace) -> CleanConfig:
         config = replace(config, cluster=replace(config.cluster, merge=False))
     if getattr(args, "threshold", None) is not None:
         config = replace(config, cluster=replace(config.cluster, jaccard_min=args.threshold))
+    if config.boilerplate.rules_path:
+        # Read it now: a bad rule file is a usage error before any input is read.
+        try:
+            RulePack.load(config.boilerplate.rules_path)
+        except ValueError as exc:
+            raise ConfigError(f"boilerplate.rules_path: {exc}") from None
     return config
 
 

@@ -26,7 +26,7 @@ from typing import Any
 from .cluster import ArticleClusterer, collect_features, continues, utf8_text_features
 from .config import CleanConfig
 from .merge import PartSource, Variant, merge_variants
-from .normalize import convert_script, match_key
+from .normalize import convert_script, match_key, preload_conversions
 from .parallel import map_ordered, refreeze_long_lived, resolve_workers
 from .spill import SpilledArrays
 from .strip import strip_block
@@ -211,6 +211,9 @@ class RecordBuilder:
                 if on_cluster is not None:
                     on_cluster(done, len(clusters))
             return
+        # Merging tells each variant's script by converting it both ways:
+        # load the conversions here once, not in every worker of every pool.
+        preload_conversions()
         global _BUILD
         _BUILD = (self, articles, outside, clusters)  # forked workers inherit it
         try:

@@ -142,6 +142,19 @@ def test_bad_config_file_is_a_usage_error(tmp_path: Path, capsys: pytest.Capture
     assert "max_blok_chars" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("rules", ["missing.toml", "broken.toml"])
+def test_a_bad_rule_file_is_a_usage_error_before_any_input_is_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], rules: str
+) -> None:
+    (tmp_path / "broken.toml").write_text("[[rule]]\nid = \"x\"\n", encoding="utf-8")
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f"[boilerplate]\nrules_path = \"{(tmp_path / rules).as_posix()}\"\n", encoding="utf-8")
+    assert main(["clean", str(SEEDS_DIR), "-o", str(tmp_path / "o"), "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert "boilerplate.rules_path" in err and rules in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()
+
+
 @pytest.mark.parametrize(
     "setting,named",
     [("scheme = \"affine16\"", "cluster.scheme"), ("exact_nodes = -1", "exact_nodes"), ("probes = \"4\"", "probes")],

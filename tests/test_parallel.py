@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+from pathlib import Path
 
 import pytest
 
@@ -72,6 +73,21 @@ def test_the_pipeline_gives_the_same_records_on_two_processes_as_on_one(
     assert two.records() == one.records()
     assert two.report.counters == one.report.counters
     assert [f.to_dict() for f in two.report.files] == [f.to_dict() for f in one.report.files]
+
+
+def test_a_rule_file_that_cannot_be_read_fails_alike_on_one_process_and_two(tmp_path: Path) -> None:
+    """With workers, the rule pack is loaded early while files are prepared
+    (a warm-up); the error must still come where it comes without them."""
+    from dataclasses import replace
+
+    from cleaner.config import CleanConfig
+
+    base = CleanConfig()
+    config = replace(base, boilerplate=replace(base.boilerplate, rules_path=str(tmp_path / "missing.toml")))
+    records = [{"id": f"r{i}", "text": f"讲话{i}\n同志们:\n今天我们召开全市工作会议,部署下半年的工作任务。"} for i in range(40)]
+    for workers in (1, 2):
+        with pytest.raises(ValueError, match="missing.toml: cannot read rule file"):
+            clean_texts(records, config, workers=workers)
 
 
 def test_files_come_back_from_workers_unchanged() -> None:

@@ -10,6 +10,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -410,6 +411,16 @@ def test_text_gate_never_rules_out_a_pattern_that_matches(texts: list[str]) -> N
         for i, p in enumerate(_PATTERNS):
             if p.search(text):
                 assert mask >> i & 1, (p.pattern, text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 2**128 - 1) | st.sampled_from([0, 2**128 - 1]), min_size=1, max_size=40))
+def test_text_gate_reads_many_rows_of_bits_as_one_at_a_time(rows: list[int]) -> None:
+    gate = TextGate([r.pattern for r in _PACK.rules] + _PATTERNS)  # over 64 sets: two words
+    words = [[row >> (64 * w) & (2**64 - 1) for w in range(gate._words)] for row in rows]
+    bits = np.array(words, dtype=np.uint64).reshape(len(rows), gate._words)
+    width = (1 << (64 * gate._words)) - 1
+    assert gate._patterns_of(bits) == [gate._patterns_of_reference(row & width) for row in rows]
 
 
 def test_uncased_characters_take_part_in_no_case_mapping() -> None:
