@@ -30,12 +30,15 @@ from .inputs import InputRef, plan_inputs, read_input
 from .normalize import match_key, preload_conversions
 from .parallel import long_lived, map_ordered, refreeze_long_lived, resolve_workers
 from .report import FileReport, Report
+from .rules import default_pack
 from .segment import segment_text
 from .types import CanonicalArticle, DecodedFile, FileArticles, Labels, Problem, Repair
 
 
 HTML_SUFFIXES = (".html", ".htm", ".xhtml", ".shtml")
-_WARM_UP = "工作会议讲话\n同志们:\n今天我们召开全市工作会议,部署下半年的工作任务。(本文来源于网络)"
+# Also takes the repair paths (GBK and Latin-1 mojibake), which build their
+# own tables on first use.
+_WARM_UP = "工作会议讲话\n同志们:\n今天我们召开全市工作会议,部署下半年的工作任务。(本文来源于网络)\n鍒氭墠璇寸殑\ncafÃ© 20XX年\r\n"
 
 
 @dataclass
@@ -286,8 +289,11 @@ class Cleaner:
             # text the caller keeps; see cluster.utf8_text_features).
             todo = _as_utf8(todo)
             # Load OpenCC, the rule pack and their tables here, once, so the
-            # forked workers inherit them instead of each loading its own.
+            # forked workers inherit them instead of each loading its own
+            # (the pack alone is 0.2 s; segmentation reads it only for some
+            # texts, so the warm-up text alone would not load it).
             prepare_text("warm-up", _WARM_UP, self.config)
+            default_pack()
         # The workers are forked once the first result is in and keep
         # chunks queued: this process would only wait for their results, so
         # meanwhile it loads what labelling and merging need, a step per
