@@ -327,6 +327,36 @@ class CanonicalArticle:
             record["cluster"] = self.cluster
         return record
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Records travel back from the merge workers: as plain tuples, not
+        # one dataclass state per removal and source span (tens of
+        # thousands a cluster), pickling both ways is several times faster.
+        return (
+            _rebuild_canonical_article,
+            (
+                self.id, self.title, self.text,
+                tuple((s.file, s.article, s.start, s.end, s.title, s.similarity) for s in self.sources),
+                tuple((p.start, p.end, tuple((x.file, x.start, x.end, x.part) for x in p.sources)) for p in self.paragraphs),
+                tuple((r.file, r.start, r.end, r.text, r.reason, r.rule, r.replacement) for r in self.removed),
+                self.repairs, self.meta, self.cluster,
+            ),
+        )
+
+
+def _rebuild_canonical_article(
+    id: str, title: str, text: str, sources: tuple[tuple[Any, ...], ...],
+    paragraphs: tuple[tuple[Any, ...], ...], removed: tuple[tuple[Any, ...], ...],
+    repairs: tuple[dict[str, Any], ...], meta: dict[str, Any], cluster: str | None,
+) -> CanonicalArticle:
+    """Inverse of :meth:`CanonicalArticle.__reduce__`."""
+    return CanonicalArticle(
+        id, title, text,
+        tuple(Source(*s) for s in sources),
+        tuple(Paragraph(start, end, tuple(SourceSpan(*x) for x in spans)) for start, end, spans in paragraphs),
+        tuple(Removal(*r) for r in removed),
+        repairs, meta, cluster,
+    )
+
 
 @dataclass(frozen=True)
 class FileArticles:
