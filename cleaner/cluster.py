@@ -32,7 +32,7 @@ import multiprocessing as mp
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
-from itertools import chain
+from itertools import chain, islice
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -42,7 +42,7 @@ from .config import ClusterConfig
 import re
 
 from .index import BandIndex
-from .parallel import map_ordered, resolve_workers
+from .parallel import long_lived, map_ordered, refreeze_long_lived, release_free_memory, resolve_workers
 from .segment import parse_ordinal
 from .shingle import match_keys, shingle_hashes, shingle_hashes_text
 from .sketch import MinHasher
@@ -217,13 +217,15 @@ class _SampleOwners:
     [(0, 1), (1, 1)]
     """
 
-    def __init__(self, cap: int, log_size: int = 1 << 16) -> None:
+    def __init__(self, cap: int, log_size: int = 1 << 16, owners: int = 2**31) -> None:
+        """``owners``: a bound on the texts' numbers (narrower arrays below 2**31)."""
         self.cap = cap
         self.log_size = log_size
+        owner_type = np.int32 if owners <= 2**31 else np.int64
         # The main arrays: sorted by hash, arrival order within a hash,
         # entries past ``cap`` that are not leaders' dropped.
         self._h = np.zeros(0, dtype=np.uint64)
-        self._o = np.zeros(0, dtype=np.int64)
+        self._o = np.zeros(0, dtype=owner_type)
         self._lead = np.zeros(0, dtype=bool)
         # Hashes with ``cap`` entries or more in the main arrays: a
         # satellite's entries for them would not count, so they are not kept.
@@ -231,7 +233,7 @@ class _SampleOwners:
         self._full = np.zeros(0, dtype=np.uint64)
         # The log: entries in arrival order, in arrays grown as needed.
         self._lh = np.zeros(1024, dtype=np.uint64)
-        self._lo = np.zeros(1024, dtype=np.int64)
+        self._lo = np.zeros(1024, dtype=owner_type)
         self._ll = np.zeros(1024, dtype=bool)
         self._logged = 0
 
@@ -259,12 +261,20 @@ class _SampleOwners:
         order = np.argsort(self._lh[:n], kind="stable")  # arrival order kept within a hash
         lh, lo, ll = self._lh[:n][order], self._lo[:n][order], self._ll[:n][order]
         at = np.searchsorted(self._h, lh, side="right")  # after the older entries of the hash
-        h, o, lead = np.insert(self._h, at, lh), np.insert(self._o, at, lo), np.insert(self._lead, at, ll)
+        # One array at a time, each old one dropped as soon as it is merged:
+        # the fold's peak is what bounds the pass's memory on large runs.
+        self._h = h = np.insert(self._h, at, lh)
         ranks = _ranks(h)
         # A hash is full once it has an entry at rank cap - 1.
         self._full = h[ranks == self.cap - 1]
-        keep = lead | (ranks < self.cap)
-        self._h, self._o, self._lead = h[keep], o[keep], lead[keep]
+        self._lead = lead = np.insert(self._lead, at, ll)
+        keep = ranks < self.cap
+        del ranks
+        keep |= lead
+        self._h = h[keep]
+        del h
+        self._o = np.insert(self._o, at, lo)[keep]
+        self._lead = lead[keep]
         self._logged = 0
 
     def counts(self, sampled: np.ndarray) -> Counter[int]:
@@ -302,9 +312,15 @@ def _ranks(sorted_values: np.ndarray) -> np.ndarray:
     n = len(sorted_values)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
-    idx = np.arange(n, dtype=np.int64)
-    start = np.r_[True, sorted_values[1:] != sorted_values[:-1]]
-    return idx - np.maximum.accumulate(np.where(start, idx, 0))
+    idx = np.arange(n, dtype=np.int32 if n < 2**31 else np.int64)
+    start = np.empty(n, dtype=bool)
+    start[0] = True
+    np.not_equal(sorted_values[1:], sorted_values[:-1], out=start[1:])
+    first = np.where(start, idx, 0)
+    del start
+    np.maximum.accumulate(first, out=first)
+    idx -= first
+    return idx
 
 
 class _SampleOwnersReference:
@@ -357,6 +373,11 @@ class _Prefetcher:
 
     def __init__(self, sets: Sequence[np.ndarray], bands: np.ndarray, ordered: list[int]) -> None:
         ctx = mp.get_context("fork")
+        # What the pass has built so far out of the cyclic GC too (inside a
+        # caller's hold): a collection here or in the helper writes to every
+        # object it scans, and each page written becomes a copy in both.
+        refreeze_long_lived()
+        release_free_memory()
         self._conn, child = ctx.Pipe()
         self._proc = ctx.Process(target=_prefetch_intersections, args=(child, sets), daemon=True)
         self._proc.start()
@@ -448,6 +469,47 @@ class _Picked(Sequence[np.ndarray]):
         return self.arrays[self.picks[x]]
 
 
+def _bucket_add(table: dict[int, int | list[int]], h: int, x: int, cap: int | None) -> None:
+    """Put ``x`` in bucket ``h`` (a text alone, or a list of them) unless the
+    bucket holds ``cap`` texts already (``None``: no cap).
+
+    >>> t = {}
+    >>> _bucket_add(t, 7, 1, None); _bucket_add(t, 7, 2, 2); _bucket_add(t, 7, 3, 2); _bucket_add(t, 8, 4, 1)
+    >>> t
+    {7: [1, 2], 8: 4}
+    """
+    b = table.get(h)
+    if b is None:
+        if cap is None or cap > 0:
+            table[h] = x
+    elif type(b) is int:
+        if cap is None or cap > 1:
+            table[h] = [b, x]
+    elif cap is None or len(b) < cap:
+        b.append(x)
+
+
+class _Rows:
+    """``array[rows]`` of a 2-D array without copying it: one row for an
+    int, a copy for a list or array of them (signatures of distinct texts,
+    which are most of a corpus, would otherwise be held twice).
+
+    >>> r = _Rows(np.arange(6).reshape(3, 2), [2, 0])
+    >>> r[0].tolist(), r[[1, 0]].tolist(), r.shape
+    ([4, 5], [[0, 1], [4, 5]], (2, 2))
+    """
+
+    def __init__(self, array: np.ndarray, rows: Sequence[int]) -> None:
+        self.array, self.rows = array, np.asarray(rows, dtype=np.int64)
+        self.shape = (len(self.rows), array.shape[1])
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: Any) -> np.ndarray:
+        return self.array[self.rows[i]]
+
+
 class _Graph:
     """Verified relations between nodes (distinct shingle sets), cached."""
 
@@ -458,7 +520,7 @@ class _Graph:
         words: Sequence[bool],
         text_of: Callable[[int], str],
         counters: dict[str, int],
-        sigs: np.ndarray | None = None,
+        sigs: "np.ndarray | _Rows | None" = None,
         sizes: Sequence[int] | None = None,
     ) -> None:
         self.cfg = cfg
@@ -471,24 +533,30 @@ class _Graph:
         self.words = words
         self.text_of = text_of
         self.counters = counters
-        self._same: dict[tuple[int, int], bool] = {}
-        self._sim: dict[tuple[int, int], Similarity] = {}
+        # A pair is one int key, x << 32 | y with x < y: a tuple key and its
+        # two ints were most of these caches' memory (hundreds of thousands
+        # of pairs on a large run).
+        self._same: dict[int, bool] = {}
+        # The intersection size, not the Similarity made from it (an object
+        # and two floats): the sizes make it again when asked.
+        self._inter: dict[int, int] = {}
         self._positional: dict[int, np.ndarray] = {}
 
     def add_intersections(self, pairs: np.ndarray, inters: np.ndarray) -> None:
         """Intersection sizes computed elsewhere (:class:`_Prefetcher`)."""
-        sizes, cache = self.sizes, self._sim
+        cache = self._inter
         for (x, y), inter in zip(pairs.tolist(), inters.tolist()):
-            pair = (x, y) if x < y else (y, x)
+            pair = x << 32 | y if x < y else y << 32 | x
             if pair not in cache:
-                cache[pair] = _similarity_of(inter, sizes[x], sizes[y])
+                cache[pair] = inter
 
     def similarity(self, x: int, y: int) -> Similarity:
-        pair = (x, y) if x < y else (y, x)
-        sim = self._sim.get(pair)
-        if sim is None:
-            sim = self._sim[pair] = similarity(self.sets[x], self.sets[y])
-        return sim
+        pair = x << 32 | y if x < y else y << 32 | x
+        inter = self._inter.get(pair)
+        if inter is None:
+            a, b = self.sets[x], self.sets[y]
+            inter = self._inter[pair] = intersection_size(a, b) if len(a) and len(b) else 0
+        return _similarity_of(inter, self.sizes[x], self.sizes[y])
 
     def estimate(self, x: int, y: int) -> tuple[float, float] | None:
         """Bounds ``(low, high)`` on the Jaccard of ``x`` and ``y`` from their
@@ -511,14 +579,13 @@ class _Graph:
 
     def rank(self, x: int, y: int) -> float:
         """Jaccard for ranking: exact when known, else the estimate."""
-        pair = (x, y) if x < y else (y, x)
-        sim = self._sim.get(pair)
-        if sim is not None or self.sigs is None:
+        pair = x << 32 | y if x < y else y << 32 | x
+        if pair in self._inter or self.sigs is None:
             return self.similarity(x, y).jaccard
         return self._estimated(x, y)
 
     def same(self, x: int, y: int) -> bool:
-        pair = (x, y) if x < y else (y, x)
+        pair = x << 32 | y if x < y else y << 32 | x
         if pair not in self._same:
             cfg = self.cfg
             bounds = self.estimate(x, y)
@@ -687,7 +754,7 @@ class ArticleClusterer:
         estimate = exact_nodes is not None and len(nodes) > exact_nodes
         if sigs is not None:
             firsts = [g[0] for g in nodes]
-            node_sigs = sigs[firsts] if isinstance(sigs, np.ndarray) else np.stack([sigs[i] for i in firsts])
+            node_sigs = _Rows(sigs, firsts) if isinstance(sigs, np.ndarray) else np.stack([sigs[i] for i in firsts])
         else:
             node_sigs = self.hasher.signatures(list(node_sets)) if len(node_sets) else None
         graph = _Graph(cfg, node_sets, node_words, lambda x: texts[nodes[x][0]], self.counters,
@@ -752,7 +819,7 @@ class ArticleClusterer:
         self.counters["merged_clusters"] += sum(1 for c in out if len(c) > 1)
         return out
 
-    def _leader_pass(self, graph: "_Graph", ordered: list[int], sigs: np.ndarray, workers: int = 1) -> "_Leaders":
+    def _leader_pass(self, graph: "_Graph", ordered: list[int], sigs: "np.ndarray | _Rows", workers: int = 1) -> "_Leaders":
         """Fold texts into leaders.
 
         In order of completeness, each text becomes a satellite of the
@@ -768,8 +835,11 @@ class ArticleClusterer:
         index = BandIndex(cfg.candidate_threshold, cfg.num_perm)
         sets = graph.sets
         bands = index.band_hashes(sigs[ordered]) if ordered else None
-        tables: list[dict[int, list[int]]] = [{} for _ in range(index.b)]
-        by_sample = _SampleOwners(cfg.bucket_probes)
+        # Band hash -> the text in its bucket, or a list once there are more
+        # (most buckets hold one text: a list each was most of the pass's
+        # memory on a large run).
+        tables: list[dict[int, int | list[int]]] = [{} for _ in range(index.b)]
+        by_sample = _SampleOwners(cfg.bucket_probes, owners=len(ordered))
         share = min(cfg.containment_min, cfg.word_containment_min) / 2
         leaders: list[int] = []
         satellites: dict[int, list[int]] = defaultdict(list)
@@ -839,12 +909,17 @@ class ArticleClusterer:
                 if prefetch is not None:
                     prefetch.pump(pos, graph)
                 row = bands[pos].tolist() if bands is not None and graph.sizes[x] else []
-                # The texts sharing a bucket with x (a set, built in C); how
-                # many buckets each shares is counted only when needed.
-                hits = set(chain.from_iterable(table.get(h, ()) for table, h in zip(tables, row)))
+                # The texts sharing a bucket with x; how many buckets each
+                # shares is counted only when needed.
+                found = [b for b in map(dict.get, tables, row) if b is not None]
+                singles = [b for b in found if type(b) is int]
+                many = [b for b in found if type(b) is not int]
+                hits = set(singles).union(*many)
                 r = best(x, {y for y in hits if leader_of[y] == y})
                 if r is None and hits:
-                    shared = Counter(chain.from_iterable(table.get(h, ()) for table, h in zip(tables, row)))
+                    shared = Counter(singles)
+                    for b in many:
+                        shared.update(b)
                     r = through_copies(x, sorted((y for y in hits if leader_of[y] != y), key=lambda y: (-shared[y], y)))
                 sampled: np.ndarray | None = None
                 if r is None:
@@ -868,15 +943,13 @@ class ArticleClusterer:
                     # Satellites are indexed too, a few per bucket: enough to be
                     # found through, without growing with the copies.
                     for table, h in zip(tables, row):
-                        bucket = table.setdefault(h, [])
-                        if len(bucket) < cfg.bucket_probes:
-                            bucket.append(x)
+                        _bucket_add(table, h, x, cfg.bucket_probes)
                     by_sample.add(x, sampled, capped=True)
                     continue
                 leaders.append(x)
                 leader_of[x] = x
                 for table, h in zip(tables, row):
-                    table.setdefault(h, []).append(x)
+                    _bucket_add(table, h, x, None)
                 if prefetch is not None and row:
                     prefetch.leader(pos, x)
                 by_sample.add(x, sampled, capped=False)
@@ -1088,16 +1161,37 @@ def cluster_texts(
         # Load OpenCC and build the tables and lazy patterns (the mojibake
         # paths' too) once, before the workers fork, not once in each.
         text_features("预热 warm-up\n鍒氭墠璇寸殑\ncafÃ© 20XX年\r\n", cfg)
-    with SpilledArrays() as sets:
+    # Held out of the cyclic GC (see parallel.hold_long_lived): a full
+    # collection writes to every object it scans, here or in a forked worker
+    # or helper, and each page written is then a copy in both processes.
+    with SpilledArrays() as sets, long_lived():
         # As bytes: see utf8_text_features (a str sent would keep a copy).
         utf8 = (t.encode("utf-8", "surrogatepass") for t in texts())
-        words, sigs, digests = collect_features(
-            map_ordered(partial(utf8_text_features, config=cfg), utf8, workers=workers, chunk_size=32), sets
-        )
+        words, sigs, digests = collect_features(_features_in_pools(utf8, cfg, workers), sets)
+        refreeze_long_lived()  # the features, before the helper forks
         clusters = clusterer.cluster(
             _Repaired(originals), [(i,) for i in ids], (sets, words, sigs, digests), workers=workers
         )
     return [[ids[i] for i in c] for c in clusters]
+
+
+# Texts per pool of feature workers (see _features_in_pools).
+_FEATURE_POOL_TEXTS = 4096
+
+
+def _features_in_pools(utf8: Iterator[bytes], cfg: ClusterConfig, workers: int) -> Iterator[TextFeatures]:
+    """:func:`utf8_text_features` of each text, on ``workers`` processes, a
+    fresh pool every ``_FEATURE_POOL_TEXTS`` texts.
+
+    Reading a caller's text to send it writes to its reference count, on a
+    page the forked workers share: the kernel copies the page, and while
+    those workers live every text read costs a page twice (60 MB at
+    200 MiB). Workers forked later share the copies instead.
+    """
+    fn = partial(utf8_text_features, config=cfg)
+    while (head := next(utf8, None)) is not None:
+        batch = chain([head], islice(utf8, _FEATURE_POOL_TEXTS - 1))
+        yield from map_ordered(fn, batch, workers=workers, chunk_size=32)
 
 
 def collect_features(

@@ -242,11 +242,16 @@ class BandIndex:
         sigs = np.asarray(sigs)
         if sigs.ndim != 2 or sigs.shape[1] != self.num_perm:
             raise ValueError(f"expected signatures of {self.num_perm} values, got shape {sigs.shape}")
-        x = sigs[:, : self.b * self.r].astype(np.uint64).reshape(len(sigs), self.b, self.r)
-        x *= self._mult  # wraps modulo 2**64, as intended
-        h = x.sum(axis=2, dtype=np.uint64)
-        h += self._salt
-        return _fmix64_(h)
+        out = np.empty((len(sigs), self.b), dtype=np.uint64)
+        # In slices of rows: widened to uint64, the signatures of a large
+        # corpus would be a transient copy 2-4x their size.
+        for a in range(0, len(sigs), 4096):
+            x = sigs[a : a + 4096, : self.b * self.r].astype(np.uint64).reshape(-1, self.b, self.r)
+            x *= self._mult  # wraps modulo 2**64, as intended
+            h = x.sum(axis=2, dtype=np.uint64)
+            h += self._salt
+            out[a : a + 4096] = _fmix64_(h)
+        return out
 
     # -- verbs ----------------------------------------------------------------
 

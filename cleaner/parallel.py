@@ -25,7 +25,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager, nullcontext
 from typing import Any, TypeVar
 
-__all__ = ["default_workers", "hold_long_lived", "long_lived", "map_ordered", "refreeze_long_lived", "release_long_lived", "resolve_workers"]
+__all__ = ["default_workers", "hold_long_lived", "long_lived", "map_ordered", "refreeze_long_lived", "release_free_memory", "release_long_lived", "resolve_workers"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -172,6 +172,36 @@ def release_long_lived() -> None:
         _holds = max(0, _holds - 1)
         if _holds == 0:
             gc.unfreeze()
+
+
+_LIBC: Any = None
+
+
+def release_free_memory() -> bool:
+    """Give the allocator's free pages back to the system (glibc's
+    ``malloc_trim``); False where there is no such call.
+
+    Before a fork: a free page that stays mapped is shared with the child,
+    and when this process reuses it, the kernel copies it for the child
+    too, which then holds a page it never uses. A released page is simply
+    new memory of this process when reused.
+
+    >>> release_free_memory() in (True, False)
+    True
+    """
+    global _LIBC
+    if _LIBC is None:
+        try:
+            import ctypes
+
+            _LIBC = ctypes.CDLL("libc.so.6")
+            _LIBC.malloc_trim.argtypes = [ctypes.c_size_t]
+        except (OSError, AttributeError):
+            _LIBC = False
+    if not _LIBC:
+        return False
+    _LIBC.malloc_trim(0)
+    return True
 
 
 def _pooled(

@@ -36,7 +36,7 @@ class SpilledArrays(Sequence[np.ndarray]):
     """An append-only sequence of 1-D arrays of one dtype, stored in a
     temporary file (deleted when the object is closed or collected)."""
 
-    def __init__(self, dtype: Any = np.uint32, cache_bytes: int = 8 << 20) -> None:
+    def __init__(self, dtype: Any = np.uint32, cache_bytes: int = 4 << 20) -> None:
         self.dtype = np.dtype(dtype)
         try:
             self._file = tempfile.TemporaryFile(prefix="cleaner-sets-")

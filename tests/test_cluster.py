@@ -347,3 +347,29 @@ def test_a_helper_that_dies_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(cluster_mod._Prefetcher, "start", classmethod(start))
     assert ArticleClusterer(ClusterConfig(exact_nodes=0)).cluster(texts, keys, workers=2) == want
     assert started and started[0].lost
+
+
+@pytest.mark.parametrize("pool_texts", [4096, 70])
+def test_cluster_texts_groups_alike_on_one_process_and_two(pool_texts: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Duplicate detection alone, on worker processes (a fresh pool every
+    ``pool_texts`` texts, as on a large run) against one process."""
+    from cleaner import cluster as cluster_module
+    from cleaner.cluster import cluster_texts
+    from cleaner.normalize import convert_script
+
+    from .conftest import SEED_NAMES
+
+    monkeypatch.setattr(cluster_module, "_FEATURE_POOL_TEXTS", pool_texts)
+    texts = [(SEEDS_DIR / n).read_text(encoding="utf-8") for n in SEED_NAMES]
+    records = []
+    for i, text in enumerate(texts):
+        records.append({"id": f"{i}", "text": text})
+        records.append({"id": f"{i}-traditional", "text": convert_script(text, "traditional")})
+        records.append({"id": f"{i}-half", "text": text[: len(text) // 2]})
+        # Enough texts for several chunks of 32 per pool (one chunk runs here).
+        records += [{"id": f"{i}-edited-{k}", "text": text.replace("的", "得", k + 1)} for k in range(40)]
+    one = cluster_texts(records, workers=1)
+    two = cluster_texts(records, workers=2)
+    assert two == one
+    assert sum(len(g) for g in one) == len(records)
+    assert any({f"{i}", f"{i}-traditional"} <= set(g) for g in one for i in range(len(texts)))
