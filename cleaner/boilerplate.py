@@ -45,6 +45,7 @@ import numpy as np
 
 from .config import BoilerplateConfig
 from .index import BandIndex
+from .parallel import map_ordered, resolve_workers
 from .rules import Rule, RuleMatch, RulePack, TextGate, default_pack, glued_page_number
 from .shingle import char_batches, match_keys, shingle_hashes, shingle_hashes_many
 from .sketch import MinHasher, exact_jaccard
@@ -189,8 +190,12 @@ class BoilerplateLabeler:
         known: dict[str, str] | None = None,
         *,
         reference: bool = False,
+        workers: int = 1,
     ) -> None:
+        """``workers``: processes for the largest counting step (0: every
+        core); 1 starts none."""
         self.config = config or BoilerplateConfig()
+        self.workers = workers
         self.rules = rules or (RulePack.load(self.config.rules_path) if self.config.rules_path else default_pack())
         self.hasher = MinHasher(self.config.num_perm)
         self.reference = reference
@@ -637,7 +642,8 @@ class BoilerplateLabeler:
         # if its text can: runs are only wanted in such texts (though every
         # text's n-grams count towards what repeats).
         masks = [scan.site_mask(t) for t in texts]
-        runs = _repeated_runs(texts, owner, clusters, k, cfg.inline_min_unrelated, [m != 0 for m in masks])
+        runs = _repeated_runs(texts, owner, clusters, k, cfg.inline_min_unrelated, [m != 0 for m in masks],
+                              workers=self.workers)
         # Per distinct text: the learned spans it carries, in text order.
         found: dict[int, list[tuple[int, int, str]]] = {}
         rule_of: dict[str, str] = {}
@@ -885,6 +891,10 @@ _KEY_BATCH_CHARS = 1 << 22
 
 # Windows counted at once by _repeated_runs: about 1 GiB of working arrays.
 _PART_WINDOWS = 1 << 23
+# From this many windows, _repeated_runs counts parts on worker processes.
+_PARALLEL_WINDOWS = 1 << 21
+# The arrays of the count in progress, for forked workers (_repeated_in_part).
+_COUNTING: tuple | None = None
 
 
 def _mark_repeated(
@@ -930,6 +940,17 @@ def _mark_repeated(
     is_rep[win_sorted[per_hash[run_id] >= min_clusters]] = True
 
 
+def _repeated_in_part(part: int) -> np.ndarray:
+    """The windows :func:`_mark_repeated` marks in part ``part`` of the count
+    in progress (``_COUNTING``, inherited by fork)."""
+    assert _COUNTING is not None, "no count in progress"
+    hashes, offsets, kept, ntext, pcl, ptext, min_clusters, parts = _COUNTING
+    some = kept[hashes[kept] % np.uint64(parts) == part]
+    marked = np.zeros(len(hashes), dtype=bool)
+    _mark_repeated(hashes, offsets, some, ntext, pcl, ptext, min_clusters, marked)
+    return np.flatnonzero(marked)
+
+
 def _repeated_runs(
     texts: Sequence[str],
     owner: Sequence[int],
@@ -937,6 +958,8 @@ def _repeated_runs(
     k: int,
     min_clusters: int,
     wanted: Sequence[bool] | None = None,
+    *,
+    workers: int = 1,
 ) -> list[tuple[int, int, int]]:
     """Runs of characters covered by repeated ``k``-grams, per distinct text.
 
@@ -946,7 +969,8 @@ def _repeated_runs(
     least ``min_clusters`` different clusters contain it. Returns
     ``(text, start, end)`` for each maximal run of characters of a text
     inside some repeated ``k``-gram, by text then position; only for the
-    texts ``wanted`` marks (default: all).
+    texts ``wanted`` marks (default: all). ``workers`` > 1: large counts
+    run in parts on that many forked processes (the same runs).
 
     >>> _repeated_runs(["甲乙丙丁戊己", "子甲乙丙丁丑"], [0, 1, 1], [0, 1, 2], 4, 3)
     [(0, 0, 4), (1, 1, 5)]
@@ -982,9 +1006,22 @@ def _repeated_runs(
     # the same part), so the sort's working arrays stay bounded on large
     # corpora; one part below _PART_WINDOWS.
     parts = max(1, -(-len(kept) // _PART_WINDOWS))
-    for part in range(parts):
-        some = kept if parts == 1 else kept[hashes[kept] % np.uint64(parts) == part]
-        _mark_repeated(hashes, offsets, some, ntext, pcl, ptext, min_clusters, is_rep)
+    n = resolve_workers(workers)
+    if n > 1 and len(kept) >= _PARALLEL_WINDOWS:
+        # Labelling runs in this process while the other cores idle: count
+        # n parts at a time there, each 1/n the size, so the working arrays
+        # alive at once stay those of one part.
+        global _COUNTING
+        _COUNTING = (hashes, offsets, kept, ntext, pcl, ptext, min_clusters, parts * n)
+        try:
+            for found in map_ordered(_repeated_in_part, range(parts * n), workers=n, chunk_size=1, inherit=True):
+                is_rep[found] = True
+        finally:
+            _COUNTING = None
+    else:
+        for part in range(parts):
+            some = kept if parts == 1 else kept[hashes[kept] % np.uint64(parts) == part]
+            _mark_repeated(hashes, offsets, some, ntext, pcl, ptext, min_clusters, is_rep)
     del kept
     is_rep &= want_win
     if not is_rep.any():

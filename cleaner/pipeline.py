@@ -342,7 +342,7 @@ class Cleaner:
     # -- labelling --------------------------------------------------------
     def _get_labeler(self) -> BoilerplateLabeler:
         if self._labeler is None:
-            self._labeler = BoilerplateLabeler(self.config.boilerplate, known=self.known_boilerplate)
+            self._labeler = BoilerplateLabeler(self.config.boilerplate, known=self.known_boilerplate, workers=self.workers)
         return self._labeler
 
     def label(self, files: list[FileArticles]) -> Labels:
