@@ -373,10 +373,8 @@ class _Prefetcher:
 
     def __init__(self, sets: Sequence[np.ndarray], bands: np.ndarray, ordered: list[int]) -> None:
         ctx = mp.get_context("fork")
-        # What the pass has built so far out of the cyclic GC too (inside a
-        # caller's hold): a collection here or in the helper writes to every
-        # object it scans, and each page written becomes a copy in both.
-        refreeze_long_lived()
+        # A free page left mapped is shared with the helper; reused here, it
+        # is copied for the helper too (see parallel.release_free_memory).
         release_free_memory()
         self._conn, child = ctx.Pipe()
         self._proc = ctx.Process(target=_prefetch_intersections, args=(child, sets), daemon=True)

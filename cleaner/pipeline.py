@@ -30,7 +30,7 @@ from .inputs import InputRef, plan_inputs, read_input
 from .normalize import match_key, preload_conversions
 from .parallel import long_lived, map_ordered, refreeze_long_lived, resolve_workers
 from .report import FileReport, Report
-from .rules import default_pack
+from .rules import RulePack, default_pack
 from .segment import segment_text
 from .types import CanonicalArticle, DecodedFile, FileArticles, Labels, Problem, Repair
 
@@ -297,11 +297,11 @@ class Cleaner:
         # The workers are forked once the first result is in and keep
         # chunks queued: this process would only wait for their results, so
         # meanwhile it loads what labelling and merging need, a step per
-        # result (not at once: the workers' queue would run dry), instead of
+        # result (not at once: the workers' queue could run dry), instead of
         # later with one core idle.
         preload = self._later_stage_loads() if resolve_workers(self.workers) > 1 else None
         with long_lived():  # the files kept (see iter_records)
-            for prepared in map_ordered(work_fn, todo, workers=self.workers, chunk_size=8, in_flight=8):
+            for prepared in map_ordered(work_fn, todo, workers=self.workers, chunk_size=8):
                 while problems:  # inputs that failed to read, in their turn
                     name, problem, size = problems.pop(0)
                     self.add_problem(name, problem, size)
@@ -329,9 +329,10 @@ class Cleaner:
         here (a rule file that cannot be read) is raised where it was, by
         :meth:`label`."""
         try:
-            labeler = self._get_labeler()
+            cfg = self.config.boilerplate
+            pack = RulePack.load(cfg.rules_path) if cfg.rules_path else default_pack()  # cached: the labeler's
             yield
-            labeler.rules._scan_setup()
+            pack._scan_setup()
         except (OSError, ValueError):
             return
         yield
@@ -340,15 +341,12 @@ class Cleaner:
         preload_conversions()
 
     # -- labelling --------------------------------------------------------
-    def _get_labeler(self) -> BoilerplateLabeler:
-        if self._labeler is None:
-            self._labeler = BoilerplateLabeler(self.config.boilerplate, known=self.known_boilerplate, workers=self.workers)
-        return self._labeler
-
     def label(self, files: list[FileArticles]) -> Labels:
         """Decide the cuts for every block of every file: the rule pack, then
         repetition across unrelated articles (see :mod:`cleaner.boilerplate`)."""
-        labels = self._get_labeler().label([fa.articles for fa in files])
+        if self._labeler is None:
+            self._labeler = BoilerplateLabeler(self.config.boilerplate, known=self.known_boilerplate, workers=self.workers)
+        labels = self._labeler.label([fa.articles for fa in files])
         for name, n in self._labeler.counters.items():
             self.counters[name] = n
         return labels
