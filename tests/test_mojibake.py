@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cleaner.mojibake import (
     KUNJINKAO,
@@ -106,3 +108,19 @@ def test_plausibility_separates_clean_and_damaged() -> None:
         text = p.read_text(encoding="utf-8")
         assert plausibility(text) > 0.9
         assert plausibility(gbk_damage(text)) < 0.3
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sets(st.integers(0, 0x10FFFF).filter(lambda c: not 0xD800 <= c < 0xE000)
+               | st.sampled_from([0, 9, 10, 13, 45, 91, 92, 93, 94, 38, 126, 124, 0x7F, 0x80, 0xFFFD]), min_size=1))
+def test_a_character_class_matches_exactly_its_code_points(codes: set[int]) -> None:
+    """Written with the characters themselves (ASCII punctuation escaped),
+    the class must still hold exactly the code points it was made from."""
+    import re
+
+    from cleaner.mojibake import _char_class
+
+    cls = re.compile("[" + _char_class(codes) + "]")
+    probes = codes | {c + d for c in codes for d in (-1, 1) if 0 <= c + d <= 0x10FFFF and not 0xD800 <= c + d < 0xE000}
+    for c in probes:
+        assert (cls.fullmatch(chr(c)) is not None) == (c in codes), hex(c)
