@@ -168,8 +168,6 @@ def similarity(a: np.ndarray, b: np.ndarray) -> Similarity:
     >>> round(s.jaccard, 2), s.containment, s.smaller
     (0.5, 1.0, 3)
     """
-    if len(a) == 0 or len(b) == 0:
-        return Similarity(0.0, 0.0, 0)
     return _similarity_of(intersection_size(a, b), len(a), len(b))
 
 
@@ -552,8 +550,7 @@ class _Graph:
         pair = x << 32 | y if x < y else y << 32 | x
         inter = self._inter.get(pair)
         if inter is None:
-            a, b = self.sets[x], self.sets[y]
-            inter = self._inter[pair] = intersection_size(a, b) if len(a) and len(b) else 0
+            inter = self._inter[pair] = intersection_size(self.sets[x], self.sets[y])
         return _similarity_of(inter, self.sizes[x], self.sizes[y])
 
     def estimate(self, x: int, y: int) -> tuple[float, float] | None:
@@ -1161,7 +1158,8 @@ def cluster_texts(
         text_features("预热 warm-up\n鍒氭墠璇寸殑\ncafÃ© 20XX年\r\n", cfg)
     # Held out of the cyclic GC (see parallel.hold_long_lived): a full
     # collection writes to every object it scans, here or in a forked worker
-    # or helper, and each page written is then a copy in both processes.
+    # or helper, and each page written is then a copy in both processes
+    # (peak at 50 MiB: 152-154 MiB without the hold, 136-138 with it).
     with SpilledArrays() as sets, long_lived():
         # As bytes: see utf8_text_features (a str sent would keep a copy).
         utf8 = (t.encode("utf-8", "surrogatepass") for t in texts())

@@ -147,6 +147,10 @@ class _Member:
     key: str | None = None  # match key of `text`, when already known
     part: bool = False  # its sources hold only part of the slot's paragraph (PartSource)
 
+    def marked_sources(self) -> list[Any]:
+        """Its sources, each wrapped in :class:`PartSource` when it holds only part."""
+        return [PartSource(s) for s in self.sources] if self.part else self.sources
+
 
 @dataclass
 class _Slot:
@@ -386,7 +390,7 @@ def _sources(slot: _Slot) -> tuple[Any, ...]:
     each compared with every one kept)."""
     items: list[tuple[int, Any]] = [(slot.lead.rank, s) for s in slot.lead.sources]
     for m in slot.members:
-        items.extend((m.rank, PartSource(s) if m.part else s) for s in m.sources)
+        items.extend((m.rank, s) for s in m.marked_sources())
     items.extend((r, PartSource(s)) for r, s, _ in slot.support)
     items.sort(key=lambda x: x[0])  # stable: within a variant, paragraph order
     out: list[Any] = []
@@ -1018,10 +1022,10 @@ def _ranked_sources(slot: _Slot) -> list[Any]:
         # Members come in rank order after their lead: the sort keeps this order.
         ranks = [slot.lead.rank] + [m.rank for m in slot.members]
         if all(a <= b for a, b in zip(ranks, ranks[1:])):
-            return [*slot.lead.sources, *(PartSource(s) if m.part else s for m in slot.members for s in m.sources)]
+            return [*slot.lead.sources, *(s for m in slot.members for s in m.marked_sources())]
     items: list[tuple[int, Any]] = [(slot.lead.rank, s) for s in slot.lead.sources]
     for m in slot.members:
-        items.extend((m.rank, PartSource(s) if m.part else s) for s in m.sources)
+        items.extend((m.rank, s) for s in m.marked_sources())
     items.extend((r, PartSource(s)) for r, s, _ in slot.support)
     items.sort(key=lambda x: x[0])  # stable: within a variant, paragraph order
     return [s for _, s in items]

@@ -26,6 +26,8 @@ import ftfy.chardata
 import numpy as np
 from ftfy.badness import BADNESS_RE
 
+from .rules import _class_char  # a class character, ASCII punctuation escaped
+
 # The ~800 most frequent simplified hanzi (modern written Chinese, roughly in
 # frequency order), then the traditional forms of those that differ (opencc
 # s2t). Hardcoded rather than derived from our fixtures so the score is not
@@ -523,13 +525,6 @@ def _char_class(codes: Iterable[int]) -> str:
     if run:
         flush()
     return "".join(out)
-
-
-def _class_char(cp: int) -> str:
-    ch = chr(cp)
-    # ASCII punctuation escaped: [ ] ^ - \ and the doubled & ~ | that later
-    # Pythons read as set operations.
-    return "\\" + ch if cp < 128 and not ch.isalnum() and ch != " " and ch.isprintable() else ch
 
 
 def _regex_witness(pattern: re.Pattern[str], avoid: dict[str, int]) -> tuple[frozenset[str], int] | None:

@@ -43,13 +43,13 @@ import opencc
 
 __all__ = ["KEY_VERSION", "WILDCARD", "SCRIPTS", "match_key", "match_key_with_map", "convert_script"]
 
-#: The one symbol every mask run folds to. It is itself a common mask
-#: (``□□市``), so keys are stable under re-keying.
 # Bumped whenever keys of the same text change (stored signatures made from
 # older keys are recomputed): 2 = one key character per class of
 # traditional / simplified forms instead of OpenCC's phrase conversion.
 KEY_VERSION = 2
 
+#: The one symbol every mask run folds to. It is itself a common mask
+#: (``□□市``), so keys are stable under re-keying.
 WILDCARD = "\u25a1"  # □
 _WILD_CODE = ord(WILDCARD)
 

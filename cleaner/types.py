@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import bisect
 from array import array
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from typing import Any
 
 
@@ -335,12 +337,20 @@ class CanonicalArticle:
             _rebuild_canonical_article,
             (
                 self.id, self.title, self.text,
-                tuple((s.file, s.article, s.start, s.end, s.title, s.similarity) for s in self.sources),
-                tuple((p.start, p.end, tuple((x.file, x.start, x.end, x.part) for x in p.sources)) for p in self.paragraphs),
-                tuple((r.file, r.start, r.end, r.text, r.reason, r.rule, r.replacement) for r in self.removed),
+                tuple(map(_SOURCE_ROW, self.sources)),
+                tuple((p.start, p.end, tuple(map(_SPAN_ROW, p.sources))) for p in self.paragraphs),
+                tuple(map(_REMOVAL_ROW, self.removed)),
                 self.repairs, self.meta, self.cluster,
             ),
         )
+
+
+def _fields_row(cls: type) -> Callable[[Any], tuple[Any, ...]]:
+    """Every field of a ``cls`` instance, in order, as a tuple (built in C)."""
+    return attrgetter(*(f.name for f in fields(cls)))
+
+
+_SOURCE_ROW, _SPAN_ROW, _REMOVAL_ROW = (_fields_row(c) for c in (Source, SourceSpan, Removal))
 
 
 def _rebuild_canonical_article(
