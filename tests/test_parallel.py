@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import gc
+import multiprocessing as mp
+import os
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -51,6 +55,53 @@ def test_forked_workers_see_state_set_before_the_call() -> None:
         assert list(map_ordered(_from_state, range(4), workers=2, chunk_size=1, inherit=True)) == [11, 21, 31, 41]
     finally:
         _STATE.clear()
+
+
+def _pid_after_a_nap(x: int) -> int:
+    time.sleep(0.05)
+    return os.getpid()
+
+
+def test_the_caller_works_too_while_its_helper_is_busy() -> None:
+    # Chunks 0 and 1 queue at the helper; chunk 2 finds it busy and runs here.
+    pids = list(map_ordered(_pid_after_a_nap, range(6), workers=2, chunk_size=1))
+    assert os.getpid() in pids and len(set(pids)) == 2
+
+
+def _echo(x: str) -> str:
+    return x
+
+
+def test_chunks_larger_than_a_pipe_go_both_ways() -> None:
+    # 3 MB items, results as large: neither side may wait for the other to read.
+    items = [chr(0x4E00 + i) * 1_000_000 for i in range(6)]
+    done: list[list[str]] = []
+    t = threading.Thread(target=lambda: done.append(list(map_ordered(_echo, items, workers=2, chunk_size=1))), daemon=True)
+    t.start()
+    t.join(60)
+    assert done == [items], "map_ordered deadlocked on large chunks"
+
+
+_MAIN_PID = os.getpid()
+
+
+def _die_in_a_helper(x: int) -> int:
+    if os.getpid() != _MAIN_PID:
+        os._exit(3)
+    return x
+
+
+def test_a_helper_that_dies_is_an_error_not_a_hang() -> None:
+    with pytest.raises(RuntimeError, match="worker process stopped unexpectedly"):
+        list(map_ordered(_die_in_a_helper, range(10), workers=2, chunk_size=1))
+    assert mp.active_children() == []
+
+
+def test_a_caller_that_stops_early_leaves_no_helper_behind() -> None:
+    results = map_ordered(_pid_after_a_nap, range(40), workers=2, chunk_size=1)
+    next(results)
+    results.close()
+    assert mp.active_children() == []
 
 
 def test_workers_zero_means_every_core() -> None:
