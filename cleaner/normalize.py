@@ -41,6 +41,8 @@ from typing import Any
 import numpy as np
 import opencc
 
+from .tablecache import cached_codes, fingerprint
+
 __all__ = ["KEY_VERSION", "WILDCARD", "SCRIPTS", "match_key", "match_key_with_map", "convert_script"]
 
 # Bumped whenever keys of the same text change (stored signatures made from
@@ -145,6 +147,15 @@ def opencc_changers(config: str) -> np.ndarray | None:
 
 
 def _read_changers(config: str) -> np.ndarray | None:
+    codes = cached_codes(f"changers-{config}", _dictionaries_fingerprint(config), lambda: _changer_codes(config))
+    if codes is None or not len(codes):
+        return None
+    table = np.zeros(0x110000, dtype=bool)
+    table[codes] = True  # one assignment: per entry, it was most of the build
+    return table
+
+
+def _changer_codes(config: str) -> np.ndarray | None:
     entries = _dictionary_entries(config)
     if entries is None:
         return None
@@ -155,9 +166,7 @@ def _read_changers(config: str) -> np.ndarray | None:
                 codes.extend(map(ord, key))
             elif value != key:  # only the characters it rewrites: 乾 of 乾燥 -> 干燥, not 燥
                 codes.extend([ord(k) for k, v in zip(key, value) if k != v])
-    table = np.zeros(0x110000, dtype=bool)
-    table[codes] = True  # one assignment: per entry, it was most of the build
-    return table if table.any() else None
+    return np.unique(np.array(codes, dtype=np.int32))
 
 
 def preload_conversions() -> None:
@@ -189,16 +198,21 @@ def _dictionary_entries(config: str) -> list[tuple[str, list[str]]] | None:
     return _ENTRIES[config]
 
 
-def _read_entries(config: str) -> list[tuple[str, list[str]]] | None:
-    share = Path(opencc.__file__).parent / "clib" / "share" / "opencc"
-    tool = Path(opencc.__file__).parent / "clib" / "bin" / "opencc_dict"
-    spec = json.loads((share / f"{config}.json").read_text(encoding="utf-8"))
-    files: list[tuple[str, str]] = []
+def _opencc_share() -> Path:
+    return Path(opencc.__file__).parent / "clib" / "share" / "opencc"
 
-    def walk(node: Any) -> None:  # every dictionary the config names, at any depth
+
+def _dictionary_files(config: str) -> list[tuple[str, Path]]:
+    """``(type, path)`` of every dictionary OpenCC ``config`` names, at any
+    depth of its JSON (empty when it names none)."""
+    share = _opencc_share()
+    spec = json.loads((share / f"{config}.json").read_text(encoding="utf-8"))
+    files: list[tuple[str, Path]] = []
+
+    def walk(node: Any) -> None:
         if isinstance(node, dict):
             if node.get("type") in ("ocd2", "text") and "file" in node:
-                files.append((node["type"], node["file"]))
+                files.append((node["type"], share / node["file"]))
             for v in node.values():
                 walk(v)
         elif isinstance(node, list):
@@ -206,16 +220,33 @@ def _read_entries(config: str) -> list[tuple[str, list[str]]] | None:
                 walk(v)
 
     walk(spec)
+    return files
+
+
+def _dictionaries_fingerprint(config: str) -> str | None:
+    """What the tables built from ``config``'s dictionaries depend on (see
+    :mod:`cleaner.tablecache`): the config, its dictionaries, the OpenCC
+    version and this module; None when they cannot be listed."""
+    try:
+        files = [path for _, path in _dictionary_files(config)]
+    except (OSError, ValueError):
+        return None
+    sources = [_opencc_share() / f"{config}.json", *files, Path(__file__)]
+    return fingerprint(sources, [config, str(getattr(opencc, "__version__", "")), str(KEY_VERSION)])
+
+
+def _read_entries(config: str) -> list[tuple[str, list[str]]] | None:
+    tool = Path(opencc.__file__).parent / "clib" / "bin" / "opencc_dict"
+    files = _dictionary_files(config)
     if not files:
         return None
     entries: list[tuple[str, list[str]]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        for kind, name in files:
-            source = share / name
+        for kind, source in files:
             if kind == "ocd2":
                 if not tool.is_file():
                     return None
-                source, exported = Path(tmp) / f"{Path(name).stem}.txt", source
+                source, exported = Path(tmp) / f"{source.stem}.txt", source
                 subprocess.run([str(tool), "-i", str(exported), "-o", str(source), "-f", "ocd2", "-t", "text"],
                                check=True, capture_output=True, timeout=60)
             for line in source.read_text(encoding="utf-8").splitlines():
@@ -379,50 +410,9 @@ def _gb2312_level(c: str) -> int:
 
 def _build_key_table() -> np.ndarray:
     t2s = np.arange(0x110000, dtype=np.uint32)
-    entries = _dictionary_entries("t2s")
-    if entries is not None:
-        # Characters that some entry puts in each other's place are one key
-        # character: 藉 and 借 (藉助 -> 借助), 乾, 幹 and 干. Char by char
-        # alone, the traditional 藉助 would keep its 藉 and miss the
-        # simplified 借助. The classes are small (7 characters at most).
-        parent: dict[str, str] = {}
-
-        def root(c: str) -> str:
-            while parent.get(c, c) != c:
-                up = parent[c]
-                parent[c] = parent.get(up, up)  # path halving
-                c = up
-            return c
-
-        # Each (from, to) character pair once, counted: entries repeat them.
-        pairs = Counter(
-            (a, b)
-            for key, values in entries
-            for value in values
-            if len(value) == len(key)
-            for a, b in zip(key, value)
-            if a != b
-        )
-        rewritten = {a for a, _ in pairs}
-        targets: Counter[str] = Counter()
-        for (a, b), n in pairs.items():
-            targets[b] += n
-            ra, rb = root(a), root(b)
-            if ra != rb:
-                parent[ra] = rb
-        members: dict[str, list[str]] = {}
-        for c in set(parent) | {root(c) for c in list(parent)}:
-            members.setdefault(root(c), []).append(c)
-        src: list[int] = []
-        dst: list[int] = []
-        for group in members.values():
-            # The simplified form (one no entry rewrites) in most common use
-            # stands for the class: 资, not 赀, for 資.
-            plain = [c for c in group if c not in rewritten]
-            rep = plain[0] if len(plain) == 1 else min(plain or group, key=lambda c: (_gb2312_level(c), -targets[c], ord(c)))
-            src.extend(map(ord, group))
-            dst.extend([ord(rep)] * len(group))
-        t2s[src] = dst
+    pairs = cached_codes("key-t2s", _dictionaries_fingerprint("t2s"), _key_pairs)
+    if pairs is not None:
+        t2s[pairs[0]] = pairs[1]
     else:  # no dictionaries to read: OpenCC on each CJK character alone
         cps = np.concatenate([np.arange(lo, hi) for lo, hi in ((0x2E80, 0xA000), (0xF900, 0xFB00), (0x20000, 0x32400))])
         src = [chr(c) for c in cps.tolist()]
@@ -433,6 +423,57 @@ def _build_key_table() -> np.ndarray:
                 if len(b) == 1 and b != a:
                     t2s[ord(a)] = ord(b)
     return _FOLD_ARRAY[t2s]
+
+
+def _key_pairs() -> np.ndarray | None:
+    """``[sources, targets]``: each character OpenCC's t2s dictionaries
+    rewrite (or are rewritten to), and the one character standing for its
+    class; None when the dictionaries cannot be read."""
+    entries = _dictionary_entries("t2s")
+    if entries is None:
+        return None
+    # Characters that some entry puts in each other's place are one key
+    # character: 藉 and 借 (藉助 -> 借助), 乾, 幹 and 干. Char by char
+    # alone, the traditional 藉助 would keep its 藉 and miss the
+    # simplified 借助. The classes are small (7 characters at most).
+    parent: dict[str, str] = {}
+
+    def root(c: str) -> str:
+        while parent.get(c, c) != c:
+            up = parent[c]
+            parent[c] = parent.get(up, up)  # path halving
+            c = up
+        return c
+
+    # Each (from, to) character pair once, counted: entries repeat them.
+    pairs = Counter(
+        (a, b)
+        for key, values in entries
+        for value in values
+        if len(value) == len(key)
+        for a, b in zip(key, value)
+        if a != b
+    )
+    rewritten = {a for a, _ in pairs}
+    targets: Counter[str] = Counter()
+    for (a, b), n in pairs.items():
+        targets[b] += n
+        ra, rb = root(a), root(b)
+        if ra != rb:
+            parent[ra] = rb
+    members: dict[str, list[str]] = {}
+    for c in set(parent) | {root(c) for c in list(parent)}:
+        members.setdefault(root(c), []).append(c)
+    src: list[int] = []
+    dst: list[int] = []
+    for group in members.values():
+        # The simplified form (one no entry rewrites) in most common use
+        # stands for the class: 资, not 赀, for 資.
+        plain = [c for c in group if c not in rewritten]
+        rep = plain[0] if len(plain) == 1 else min(plain or group, key=lambda c: (_gb2312_level(c), -targets[c], ord(c)))
+        src.extend(map(ord, group))
+        dst.extend([ord(rep)] * len(group))
+    return np.array([src, dst], dtype=np.int32).reshape(2, -1)
 
 
 def _mask_sub(m: re.Match[str]) -> str:

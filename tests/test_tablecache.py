@@ -1,0 +1,96 @@
+"""Tables kept on disk: the same as built, rebuilt when damaged or stale, never required."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cleaner import normalize
+from cleaner.tablecache import cache_dir, cached_codes, fingerprint
+
+
+def _fresh_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Forget the tables this process built, as a new run would."""
+    monkeypatch.setattr(normalize, "_CHANGERS", {})
+    monkeypatch.setattr(normalize, "_ENTRIES", {})
+    monkeypatch.setattr(normalize, "_KEY_TABLES", {})
+
+
+def _tables() -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    return normalize._key_table(), normalize.opencc_changers("t2s"), normalize.opencc_changers("s2t")
+
+
+def _same(a: tuple[np.ndarray | None, ...], b: tuple[np.ndarray | None, ...]) -> bool:
+    return all((x is None and y is None) or (x is not None and y is not None and np.array_equal(x, y)) for x, y in zip(a, b))
+
+
+@pytest.fixture
+def built(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """The tables built from the dictionaries, with no cache at all."""
+    monkeypatch.setenv("CLEANER_CACHE_DIR", "")
+    _fresh_process(monkeypatch)
+    tables = _tables()
+    monkeypatch.setenv("CLEANER_CACHE_DIR", str(tmp_path))
+    _fresh_process(monkeypatch)
+    return tables
+
+
+def test_a_second_run_reads_the_tables_it_built_and_they_are_identical(built, monkeypatch, tmp_path):
+    assert built[1] is not None, "the installed OpenCC's dictionaries could not be read"
+    assert _same(_tables(), built)
+    assert len(list(tmp_path.glob("*.npy"))) == 3
+    _fresh_process(monkeypatch)
+
+    def unreadable(config: str) -> None:
+        raise AssertionError("the dictionaries were read again")
+
+    monkeypatch.setattr(normalize, "_read_entries", unreadable)
+    assert _same(_tables(), built)
+    assert normalize.match_key("XX市長：資源型城市轉型") == "□市长资源型城市转型"
+
+
+def test_a_damaged_table_file_is_rebuilt(built, monkeypatch, tmp_path):
+    _tables()
+    for f in tmp_path.glob("*.npy"):
+        f.write_bytes(b"\x93NUMPY garbage")
+    _fresh_process(monkeypatch)
+    assert _same(_tables(), built)
+    _fresh_process(monkeypatch)
+    monkeypatch.setattr(normalize, "_read_entries", lambda config: None)
+    assert _same(_tables(), built)  # the rebuilt files are whole again
+
+
+def test_a_cache_directory_that_cannot_be_written_only_costs_time(built, monkeypatch, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("CLEANER_CACHE_DIR", str(blocker / "cleaner"))
+    assert _same(_tables(), built)
+
+
+def test_an_empty_cache_variable_turns_the_cache_off(monkeypatch, tmp_path):
+    monkeypatch.setenv("CLEANER_CACHE_DIR", "")
+    assert cache_dir() is None
+    assert cached_codes("t", "key", lambda: np.arange(2)).tolist() == [0, 1]
+    monkeypatch.delenv("CLEANER_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert cache_dir() == tmp_path / "cleaner"
+
+
+def test_the_fingerprint_changes_with_any_source_or_version(tmp_path):
+    src = tmp_path / "dict.txt"
+    src.write_text("長\t长\n", encoding="utf-8")
+    first = fingerprint([src], ["1.1.9"])
+    assert first == fingerprint([src], ["1.1.9"])
+    assert first != fingerprint([src], ["1.2.0"])
+    src.write_text("長\t长\n乾\t干\n", encoding="utf-8")
+    assert first != fingerprint([src], ["1.1.9"])
+    assert fingerprint([tmp_path / "gone.txt"], []) is None
+
+
+def test_a_build_that_fails_is_not_kept(monkeypatch, tmp_path):
+    monkeypatch.setenv("CLEANER_CACHE_DIR", str(tmp_path))
+    assert cached_codes("t", "key", lambda: None) is None
+    assert list(tmp_path.iterdir()) == []
+    assert cached_codes("t", "key", lambda: np.arange(3)).tolist() == [0, 1, 2]
