@@ -1014,7 +1014,7 @@ def _repeated_runs(
         global _COUNTING
         _COUNTING = (hashes, offsets, kept, ntext, pcl, ptext, min_clusters, parts * n)
         try:
-            for found in map_ordered(_repeated_in_part, range(parts * n), workers=n, chunk_size=1, inherit=True):
+            for found in map_ordered(_repeated_in_part, range(parts * n), workers=n, chunk_size=1, inherit=True, helper_queue=1):
                 is_rep[found] = True
         finally:
             _COUNTING = None

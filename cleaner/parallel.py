@@ -82,6 +82,7 @@ def map_ordered(
     chunk_size: int = 16,
     in_flight: int = 4,
     inherit: bool = False,
+    helper_queue: int = 2,
 ) -> Iterator[R]:
     """``map(fn, items)`` over ``workers`` processes (this one and
     ``workers - 1`` helpers), results in input order.
@@ -93,7 +94,10 @@ def map_ordered(
     here, at its item's turn; a helper that dies raises RuntimeError.
     ``inherit``: ``fn`` reads module state set before this call (the
     helpers are forked now, so they see it); where processes cannot fork,
-    the work runs in this process instead.
+    the work runs in this process instead. ``helper_queue``: chunks a
+    helper holds (running and waiting) before this process takes one
+    itself; 2 keeps a helper busy on a stream of small chunks, 1 shares a
+    few large ones evenly (with 2, the first two would both go to it).
 
     >>> list(map_ordered(abs, [-1, 2, -3], workers=2, chunk_size=1))
     [1, 2, 3]
@@ -117,7 +121,7 @@ def map_ordered(
     # writes to every object it scans, so frozen objects (never scanned)
     # stay shared, and the parent stops rescanning them too.
     with long_lived() if inherit else nullcontext():
-        yield from _pooled(fn, first, second, chunks, n, in_flight)
+        yield from _pooled(fn, first, second, chunks, n, in_flight, max(1, helper_queue))
 
 
 _holds = 0  # open hold_long_lived() calls; the heap is unfrozen when the last one ends
@@ -213,9 +217,10 @@ def _pooled(
     chunks: Iterator[list[T]],
     n: int,
     in_flight: int,
+    helper_queue: int,
 ) -> Iterator[R]:
     """``n`` processes in all: ``n - 1`` helpers, and this one, which works
-    on a chunk itself whenever every helper has ``_HELPER_DEPTH`` queued.
+    on a chunk itself whenever every helper holds ``helper_queue``.
 
     Why not a ``ProcessPoolExecutor`` of ``n``: this process then only
     unpickled results, through the executor's threads, which wait for the
@@ -251,7 +256,7 @@ def _pooled(
                 collect(block=yielded not in done)
                 yield from ready()
             h = min(helpers, key=lambda h: h.outstanding)
-            if h.outstanding < _HELPER_DEPTH:
+            if h.outstanding < helper_queue:
                 h.send(sent, chunk)
             else:
                 done[sent] = _run_here(fn, chunk)
@@ -264,9 +269,6 @@ def _pooled(
             h.close()
 
 
-# Chunks queued per helper before this process takes one itself: one being
-# worked on and one waiting, so a helper never waits for this process.
-_HELPER_DEPTH = 2
 # Pipe capacity asked for (Linux; the default is 64 KiB): a chunk or its
 # results usually fit, so neither side waits on the other to read.
 _PIPE_BYTES = 1 << 20

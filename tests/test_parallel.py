@@ -68,6 +68,11 @@ def test_the_caller_works_too_while_its_helper_is_busy() -> None:
     assert os.getpid() in pids and len(set(pids)) == 2
 
 
+def test_two_large_chunks_are_shared_when_a_helper_holds_one() -> None:
+    pids = list(map_ordered(_pid_after_a_nap, range(2), workers=2, chunk_size=1, helper_queue=1))
+    assert pids[1] == os.getpid() != pids[0]
+
+
 def _echo(x: str) -> str:
     return x
 
