@@ -26,11 +26,13 @@ import functools
 import itertools
 import pickle
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .shingle import _fmix64_  # the same MurmurHash3 finaliser as the shingles
+from .tablecache import cached_codes, fingerprint
 
 from cleaner.sketch import is_empty
 
@@ -49,7 +51,13 @@ def optimal_params(
     >>> optimal_params(0.5, 128)
     (25, 5)
     """
-    return _optimal_params_numpy(threshold, num_perm, weights)
+    # ~12 ms, in every run: kept on disk too (see cleaner.tablecache).
+    name = f"lsh-params-{float(threshold)!r}-{int(num_perm)}-{float(weights[0])!r}-{float(weights[1])!r}"
+    got = cached_codes(
+        name, fingerprint([Path(__file__)], []), lambda: np.array(_optimal_params_numpy(threshold, num_perm, weights), dtype=np.int32)
+    )
+    assert got is not None
+    return int(got[0]), int(got[1])
 
 
 def _optimal_params_numpy(threshold: float, num_perm: int, weights: tuple[float, float]) -> tuple[int, int]:

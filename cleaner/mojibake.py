@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import functools
 import re
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import ftfy
 import ftfy.chardata
@@ -27,6 +29,7 @@ import numpy as np
 from ftfy.badness import BADNESS_RE
 
 from .rules import _class_char  # a class character, ASCII punctuation escaped
+from .tablecache import cached_codes, fingerprint
 
 # The ~800 most frequent simplified hanzi (modern written Chinese, roughly in
 # frequency order), then the traditional forms of those that differ (opencc
@@ -164,14 +167,23 @@ def gbk_mojibake_chars() -> str:
     it contains ``锟斤拷``): :func:`_line_bytes` rejects it, or one of its bytes
     can never be UTF-8 and :func:`_utf8_with_losses` rejects it. Most hanzi
     of clean text are outside this set, so most lines are ruled out at
-    their first few characters. Built once, by encoding every BMP character
-    in two bulk calls (~15 ms) instead of one call per character.
+    their first few characters. Built by encoding every BMP character in
+    two bulk calls (~15 ms) instead of one call per character, and kept on
+    disk between runs (:mod:`cleaner.tablecache`).
 
     >>> import re
     >>> c = re.compile("[" + gbk_mojibake_chars() + "]")
     >>> [bool(c.match(ch)) for ch in "鍒\ufffd国了a"]  # 国 is B9 FA, 了 C1 CB in GBK
     [True, True, False, False, False]
     """
+    # Python's codecs decide the set: kept on disk per Python version.
+    key = fingerprint([Path(__file__)], [sys.version])
+    codes = cached_codes("gbk-mojibake-chars", key, _gbk_mojibake_codes)
+    assert codes is not None
+    return _char_class(codes.tolist())
+
+
+def _gbk_mojibake_codes() -> np.ndarray:
     cps = np.arange(0x80, 0x10000, dtype=np.uint32)
     cps = cps[((cps < 0xD800) | (cps >= 0xE000)) & (cps != 0xFFFD)]
     # A GBK or GB18030 code never contains byte 0x0A, so "\n" splits the
@@ -183,7 +195,7 @@ def gbk_mojibake_chars() -> str:
     bad = np.zeros(256, dtype=bool)
     bad[list(_NOT_UTF8_BYTES)] = True
     ok = (length == 2) & ~bad[first] & ~bad[second]
-    return _char_class([0xFFFD, *cps[ok].tolist()])
+    return np.r_[0xFFFD, cps[ok]].astype(np.int32)
 
 
 def _bulk_encode(cps: np.ndarray, codec: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

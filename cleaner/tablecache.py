@@ -105,5 +105,11 @@ def _store(path: Path, codes: np.ndarray) -> None:
         except BaseException:
             os.unlink(tmp)
             raise
+        # Versions of this table for other fingerprints are stale (an
+        # upgrade, an edited dictionary): keep only this one.
+        stem = path.stem.rsplit("-", 1)[0]
+        for old in path.parent.glob(f"{stem}-*.npy"):
+            if old != path and len(old.stem) == len(path.stem):
+                old.unlink(missing_ok=True)
     except OSError:
         pass  # read-only home, full disk: the table is simply built next time too

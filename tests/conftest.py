@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# Tables kept on disk between runs (cleaner.tablecache) go to a directory of
+# this test session, not the user's cache: every session builds them once,
+# and the user's cache is left as it was.
+if "CLEANER_CACHE_DIR" not in os.environ:
+    os.environ["CLEANER_CACHE_DIR"] = tempfile.mkdtemp(prefix="cleaner-test-tables-")
+    atexit.register(shutil.rmtree, os.environ["CLEANER_CACHE_DIR"], ignore_errors=True)
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"

@@ -94,3 +94,28 @@ def test_a_build_that_fails_is_not_kept(monkeypatch, tmp_path):
     assert cached_codes("t", "key", lambda: None) is None
     assert list(tmp_path.iterdir()) == []
     assert cached_codes("t", "key", lambda: np.arange(3)).tolist() == [0, 1, 2]
+
+
+def test_a_new_fingerprint_replaces_the_stale_file_of_that_table_only(monkeypatch, tmp_path):
+    monkeypatch.setenv("CLEANER_CACHE_DIR", str(tmp_path))
+    cached_codes("one", "a" * 16, lambda: np.arange(1))
+    cached_codes("two", "a" * 16, lambda: np.arange(2))
+    cached_codes("one", "b" * 16, lambda: np.arange(3))
+    assert sorted(f.name for f in tmp_path.iterdir()) == [f"one-{'b' * 16}.npy", f"two-{'a' * 16}.npy"]
+
+
+def test_lsh_parameters_and_the_gbk_class_read_back_equal_their_builds(monkeypatch, tmp_path):
+    from cleaner import index, mojibake
+
+    monkeypatch.setenv("CLEANER_CACHE_DIR", str(tmp_path))
+    for threshold, num_perm in [(0.5, 128), (0.8, 64), (0.3, 256)]:
+        built = index._optimal_params_numpy(threshold, num_perm, (0.5, 0.5))
+        index.optimal_params.cache_clear()
+        assert index.optimal_params(threshold, num_perm) == built  # built and kept
+        index.optimal_params.cache_clear()
+        assert index.optimal_params(threshold, num_perm) == built  # read back
+    built_class = mojibake._char_class(mojibake._gbk_mojibake_codes().tolist())
+    for _ in range(2):  # built and kept, then read back
+        mojibake.gbk_mojibake_chars.cache_clear()
+        assert mojibake.gbk_mojibake_chars() == built_class
+    assert len(list(tmp_path.glob("lsh-params-*.npy"))) == 3
