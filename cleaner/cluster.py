@@ -29,19 +29,19 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing as mp
+import re
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
 from itertools import chain, islice
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from .config import ClusterConfig
-import re
-
 from .index import BandIndex
+from .mojibake import clear_line_caches
 from .parallel import long_lived, map_ordered, refreeze_long_lived, release_free_memory, resolve_workers
 from .segment import parse_ordinal
 from .shingle import match_keys, shingle_hashes, shingle_hashes_text
@@ -1164,6 +1164,7 @@ def cluster_texts(
         # As bytes: see utf8_text_features (a str sent would keep a copy).
         utf8 = (t.encode("utf-8", "surrogatepass") for t in texts())
         words, sigs, digests = collect_features(_features_in_pools(utf8, cfg, workers), sets)
+        clear_line_caches()  # repairing is done (this process repaired texts too)
         refreeze_long_lived()  # the features, before the helper forks
         clusters = clusterer.cluster(
             _Repaired(originals), [(i,) for i in ids], (sets, words, sigs, digests), workers=workers

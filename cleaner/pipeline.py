@@ -27,6 +27,7 @@ from .errors import InputError
 from .fixes import repair_text
 from .html import extract_html, looks_like_html
 from .inputs import InputRef, plan_inputs, read_input
+from .mojibake import clear_line_caches
 from .normalize import match_key, preload_conversions
 from .parallel import long_lived, map_ordered, refreeze_long_lived, resolve_workers
 from .report import FileReport, Report
@@ -365,6 +366,7 @@ class Cleaner:
         and ``merging`` as each begins."""
         if on_phase is not None:
             on_phase("labelling")
+        clear_line_caches()  # repairing is done: no need to hold them through the rest
         # Files, labels and clusters live until the records are out: keep
         # them out of the cyclic GC's full collections (a quarter of a large
         # run's time otherwise; see parallel.hold_long_lived).

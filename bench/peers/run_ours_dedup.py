@@ -3,9 +3,9 @@
     python bench/peers/run_ours_dedup.py --input docs.jsonl --out result.json
 
 Each document is repaired (mojibake), keyed (t2s, width, punctuation,
-masks), shingled and sketched in worker processes (every core), then
-clustered with the same verification and no-chaining rules as the full
-pipeline. Accepted return shapes: an iterable of groups of ids, or a
+masks), shingled and sketched on every core (this process and forked
+helpers), then clustered with the same verification and no-chaining rules
+as the full pipeline. Accepted return shapes: an iterable of groups of ids, or a
 mapping ``id -> cluster label``.
 """
 
