@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -110,7 +112,8 @@ def test_bad_k() -> None:
         shingle_hashes_text("同志们", 5, 0)
 
 
-_ALPHABET = st.sampled_from(list("同志们这次会議□市XxAb z9 ,.，。_*é") + ["\U00020000", "ก"])
+_CHARS = list("同志们这次会議□市XxAb z9 ,.，。_*é") + ["\U00020000", "ก"]
+_ALPHABET = st.sampled_from(_CHARS)
 _TEXTS = st.text(alphabet=_ALPHABET, max_size=40)
 
 
@@ -141,6 +144,17 @@ def test_many_equals_one_at_a_time(keys: list[str], k: int) -> None:
         window_order = flat[offsets[i] : offsets[i + 1]]
         assert window_order.tolist() == shingle_hashes(key, k, unique=False).tolist()
         assert uflat[uoffsets[i] : uoffsets[i + 1]].tolist() == shingle_hashes(key, k).tolist()
+
+
+@pytest.mark.parametrize("k", [1, 2, 5])
+def test_many_equals_one_at_a_time_past_a_block_of_units(k: int) -> None:
+    # More units than one prefix-sum block (65,536), keys of every length
+    # around k side by side, and empty keys between them.
+    rng = random.Random(k)
+    keys = ["".join(rng.choice(_CHARS) for _ in range(rng.choice([0, 1, k - 1, k, k + 1, 40, 3000]))) for _ in range(120)]
+    flat, offsets = shingle_hashes_many(keys, k)
+    for i, key in enumerate(keys):
+        assert flat[offsets[i] : offsets[i + 1]].tolist() == shingle_hashes(key, k, unique=False).tolist()
 
 
 def test_match_keys_equals_match_key(seed_texts: dict[str, str]) -> None:
