@@ -1008,9 +1008,9 @@ def _repeated_runs(
     parts = max(1, -(-len(kept) // _PART_WINDOWS))
     n = resolve_workers(workers)
     if n > 1 and len(kept) >= _PARALLEL_WINDOWS:
-        # Labelling runs in this process while the other cores idle: count
-        # n parts at a time there, each 1/n the size, so the working arrays
-        # alive at once stay those of one part.
+        # The rest of labelling is this process's alone: count the parts on
+        # every process, n at a time, each 1/n the size, so the working
+        # arrays alive at once stay those of one part.
         global _COUNTING
         _COUNTING = (hashes, offsets, kept, ntext, pcl, ptext, min_clusters, parts * n)
         try:

@@ -54,7 +54,9 @@ def optimal_params(
     # ~12 ms, in every run: kept on disk too (see cleaner.tablecache).
     name = f"lsh-params-{float(threshold)!r}-{int(num_perm)}-{float(weights[0])!r}-{float(weights[1])!r}"
     got = cached_codes(
-        name, fingerprint([Path(__file__)], []), lambda: np.array(_optimal_params_numpy(threshold, num_perm, weights), dtype=np.int32)
+        name,
+        fingerprint([Path(__file__)], []),
+        lambda: np.array(_optimal_params_numpy(threshold, num_perm, weights), dtype=np.int32),
     )
     assert got is not None
     return int(got[0]), int(got[1])

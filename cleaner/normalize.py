@@ -198,8 +198,12 @@ def _dictionary_entries(config: str) -> list[tuple[str, list[str]]] | None:
     return _ENTRIES[config]
 
 
+# OpenCC's bundled dictionaries and tools.
+_OPENCC_CLIB = Path(opencc.__file__).parent / "clib"
+
+
 def _opencc_share() -> Path:
-    return Path(opencc.__file__).parent / "clib" / "share" / "opencc"
+    return _OPENCC_CLIB / "share" / "opencc"
 
 
 def _dictionary_files(config: str) -> list[tuple[str, Path]]:
@@ -236,7 +240,7 @@ def _dictionaries_fingerprint(config: str) -> str | None:
 
 
 def _read_entries(config: str) -> list[tuple[str, list[str]]] | None:
-    tool = Path(opencc.__file__).parent / "clib" / "bin" / "opencc_dict"
+    tool = _OPENCC_CLIB / "bin" / "opencc_dict"
     files = _dictionary_files(config)
     if not files:
         return None

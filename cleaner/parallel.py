@@ -23,6 +23,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from itertools import chain
+from multiprocessing.connection import wait
 from typing import Any, TypeVar
 
 __all__ = ["default_workers", "hold_long_lived", "long_lived", "map_ordered", "refreeze_long_lived", "release_free_memory", "release_long_lived", "resolve_workers"]
@@ -312,17 +313,20 @@ class _Helper:
         try:
             self._inbox.send((number, chunk))
         except OSError as exc:
-            raise RuntimeError(f"a worker process stopped unexpectedly (exit code {self._proc.exitcode})") from exc
+            raise self._stopped() from exc
         self.outstanding += 1
 
     def receive(self) -> tuple[int, bool, Any]:
         try:
             got: tuple[int, bool, Any] = self.conn.recv()
         except (EOFError, OSError) as exc:
-            self._proc.join(1)
-            raise RuntimeError(f"a worker process stopped unexpectedly (exit code {self._proc.exitcode})") from exc
+            raise self._stopped() from exc
         self.outstanding -= 1
         return got
+
+    def _stopped(self) -> RuntimeError:
+        self._proc.join(1)  # for its exit code
+        return RuntimeError(f"a worker process stopped unexpectedly (exit code {self._proc.exitcode})")
 
     def close(self) -> None:
         """Stop the helper: at once if it still has work (the caller gave up
@@ -343,8 +347,6 @@ class _Helper:
 
 
 def _ready(helpers: list[_Helper], block: bool) -> list[_Helper]:
-    from multiprocessing.connection import wait
-
     by_conn = {h.conn: h for h in helpers if h.outstanding}
     if not by_conn:
         return []

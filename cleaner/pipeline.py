@@ -295,11 +295,9 @@ class Cleaner:
             # texts, so the warm-up text alone would not load it).
             prepare_text("warm-up", _WARM_UP, self.config)
             default_pack()
-        # The workers are forked once the first result is in and keep
-        # chunks queued: this process would only wait for their results, so
-        # meanwhile it loads what labelling and merging need, a step per
-        # result (not at once: the workers' queue could run dry), instead of
-        # later with one core idle.
+        # Between results, this process loads what labelling and merging
+        # need, a step per result (not at once: its helper's queue could run
+        # dry meanwhile), so that labelling starts with them loaded.
         preload = self._later_stage_loads() if resolve_workers(self.workers) > 1 else None
         with long_lived():  # the files kept (see iter_records)
             for prepared in map_ordered(work_fn, todo, workers=self.workers, chunk_size=8):
