@@ -95,7 +95,11 @@ def map_ordered(
     here, at its item's turn; a helper that dies raises RuntimeError.
     ``inherit``: ``fn`` reads module state set before this call (the
     helpers are forked now, so they see it); where processes cannot fork,
-    the work runs in this process instead. ``helper_queue``: chunks a
+    the work runs in this process instead. With ``inherit`` and a
+    sequence of items (a ``range`` of indices, say), nothing is sent to
+    the helpers: every process claims the next chunk from a shared
+    counter as soon as it is free (see :func:`_claimed`), and
+    ``helper_queue`` does not apply. ``helper_queue``: chunks a
     helper holds (running and waiting) before this process takes one
     itself; 2 keeps a helper busy on a stream of small chunks, 1 shares a
     few large ones evenly (with 2, the first two would both go to it).
@@ -110,6 +114,13 @@ def map_ordered(
     if n == 1:
         for chunk in chunks:
             yield from _run_chunk(fn, chunk)
+        return
+    if inherit and isinstance(items, Sequence):
+        if len(items) > max(1, chunk_size):
+            with long_lived():
+                yield from _claimed(fn, items, max(1, chunk_size), n, in_flight)
+        else:
+            yield from _run_chunk(fn, items)
         return
     first = next(chunks, None)
     if first is None:
@@ -272,6 +283,146 @@ def _pooled(
             h.close()
 
 
+def _claimed(fn: Callable[[T], R], items: Sequence[T], size: int, n: int, in_flight: int) -> Iterator[R]:
+    """``n`` processes in all, each claiming the next chunk of ``items``
+    (inherited by the forked helpers) from a shared counter when it is
+    free; results in order.
+
+    Why not :func:`_pooled` for inherited work: there a helper gets its
+    next chunk only when this process is between chunks of its own, so
+    with a few long, uneven chunks (one cluster each when merging) the
+    helper sat idle while this process worked: on the 50 MiB corpus this
+    process merged 22 of the 32 clusters, 2.6 s of work against the
+    helpers' 1.9 s. Claiming needs nothing from this process.
+
+    At most ``n * in_flight`` chunks are claimed beyond the next one to
+    yield (a ticket each, returned as it is yielded), so results wait in
+    memory for a bounded number of chunks.
+    """
+    ctx = _context()
+    total = -(-len(items) // size)
+    limit = max(2, n * in_flight)
+    tickets = ctx.BoundedSemaphore(limit)
+    counter = ctx.RawValue("q", 0)
+    lock = ctx.Lock()
+    helpers: list[_Claimer] = []
+    done: dict[int, tuple[bool, Any]] = {}
+    yielded = 0
+
+    def claim(block: bool) -> int | None:
+        if not tickets.acquire(block):
+            return None
+        with lock:
+            number = counter.value
+            if number >= total:
+                tickets.release()
+                return None
+            counter.value = number + 1
+        return number
+
+    def chunk_of(number: int) -> Sequence[T]:
+        return items[number * size : (number + 1) * size]
+
+    def work(number: int) -> tuple[int, bool, Any]:
+        return (number, *_run_here(fn, chunk_of(number)))
+
+    try:
+        for _ in range(n - 1):
+            helpers.append(_Claimer(claim, work))
+        while yielded < total:
+            if yielded not in done:
+                for h in _ready(helpers, block=False):
+                    h.receive(done)
+            if yielded not in done:
+                number = claim(block=False)
+                if number is not None:
+                    done[number] = _run_here(fn, chunk_of(number))
+                    continue
+                for h in _ready(helpers, block=True):
+                    h.receive(done)
+                if yielded not in done and not any(h.expecting for h in helpers):
+                    raise RuntimeError("a worker process stopped unexpectedly before its chunk was done")
+                continue
+            ok, value = done.pop(yielded)
+            yielded += 1
+            tickets.release()
+            if not ok:
+                raise value
+            yield from value
+    finally:
+        for h in helpers:
+            h.close(force=yielded < total)
+
+
+class _Claimer:
+    """A helper of :func:`_claimed`: claims chunks until none is left, and
+    sends ``(number, ok, results or error)`` back, then ``None``."""
+
+    def __init__(self, claim: Callable[[bool], int | None], work: Callable[[int], tuple[int, bool, Any]]) -> None:
+        ctx = _context()
+        self.conn, outbox = ctx.Pipe(duplex=False)
+        _widen(self.conn)
+        self._proc = ctx.Process(target=_claimer_main, args=(claim, work, outbox), daemon=True)
+        self._proc.start()
+        outbox.close()
+        self.running = True
+
+    def receive(self, done: dict[int, tuple[bool, Any]]) -> None:
+        try:
+            got = self.conn.recv()
+        except (EOFError, OSError) as exc:
+            self.running = False
+            self._proc.join(1)
+            raise RuntimeError(f"a worker process stopped unexpectedly (exit code {self._proc.exitcode})") from exc
+        if got is None:
+            self.running = False
+        else:
+            number, ok, value = got
+            done[number] = (ok, value)
+
+    @property
+    def expecting(self) -> bool:
+        """Has this helper more to send?"""
+        return self.running
+
+    def close(self, force: bool) -> None:
+        if force and self._proc.is_alive():
+            self._proc.terminate()
+        _reap(self._proc)
+        self.conn.close()
+
+
+def _claimer_main(claim: Callable[[bool], int | None], work: Callable[[int], tuple[int, bool, Any]], outbox: Any) -> None:
+    """A claiming helper's life. Results go out on a thread, so a full
+    pipe (this process is busy with a chunk of its own and not reading)
+    does not stop the work."""
+    import queue
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    out: queue.SimpleQueue[Any] = queue.SimpleQueue()
+
+    def send() -> None:
+        while True:
+            msg = out.get()
+            try:
+                outbox.send(msg)
+            except (EOFError, OSError):
+                return  # the caller is gone
+            except Exception as exc:  # noqa: BLE001 (an error that cannot be pickled)
+                number, _, value = msg
+                outbox.send((number, False, RuntimeError(f"{type(value).__name__}: {value}; not picklable: {exc}")))
+            if msg is None:
+                return
+
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    while (number := claim(True)) is not None:
+        out.put(work(number))
+    out.put(None)
+    sender.join()
+
+
 # Pipe capacity asked for (Linux; the default is 64 KiB): a chunk or its
 # results usually fit, so neither side waits on the other to read.
 _PIPE_BYTES = 1 << 20
@@ -338,16 +489,30 @@ class _Helper:
                 self._inbox.send(None)
         except OSError:
             pass
-        self._proc.join(5)
-        if self._proc.is_alive():
-            self._proc.kill()
-            self._proc.join()
+        _reap(self._proc)
         self._inbox.close()
         self.conn.close()
 
+    @property
+    def expecting(self) -> bool:
+        """Has this helper results still to send?"""
+        return self.outstanding > 0
 
-def _ready(helpers: list[_Helper], block: bool) -> list[_Helper]:
-    by_conn = {h.conn: h for h in helpers if h.outstanding}
+
+def _reap(proc: Any) -> None:
+    """Wait for a helper process to end, killing it after 5 s."""
+    proc.join(5)
+    if proc.is_alive():
+        proc.kill()
+        proc.join()
+
+
+H = TypeVar("H", "_Helper", "_Claimer")
+
+
+def _ready(helpers: list[H], block: bool) -> list[H]:
+    """The helpers with a message waiting (``block``: wait for one)."""
+    by_conn = {h.conn: h for h in helpers if h.expecting}
     if not by_conn:
         return []
     return [by_conn[c] for c in wait(list(by_conn), timeout=None if block else 0)]

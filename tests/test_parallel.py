@@ -109,6 +109,95 @@ def test_a_caller_that_stops_early_leaves_no_helper_behind() -> None:
     assert mp.active_children() == []
 
 
+# -- inherited work, claimed from a shared counter ----------------------------
+
+
+def _slow_in_the_caller(i: int) -> int:
+    # The caller's first chunk is long; every other chunk is short.
+    if os.getpid() == _MAIN_PID and not _STATE:
+        _STATE.append(i)
+        time.sleep(1.0)
+    else:
+        time.sleep(0.005)
+    return os.getpid()
+
+
+@pytest.mark.parametrize("chunk_size", [1, 3, 7])
+def test_inherited_work_comes_back_in_order(chunk_size: int) -> None:
+    _STATE[:] = list(range(50))
+    try:
+        got = list(map_ordered(_from_state, range(50), workers=2, chunk_size=chunk_size, inherit=True))
+    finally:
+        _STATE.clear()
+    assert got == [x + 1 for x in range(50)]
+
+
+def test_a_helper_goes_on_claiming_while_the_caller_is_busy() -> None:
+    """With inherited items nothing is sent: the helper takes the next chunk
+    as soon as it is free, so one long chunk in the caller does not leave
+    it idle (handed out by the caller, it would get one chunk per chunk
+    the caller finishes)."""
+    try:
+        pids = list(map_ordered(_slow_in_the_caller, range(20), workers=2, chunk_size=1, inherit=True))
+    finally:
+        _STATE.clear()
+    # 8 chunks may be out at once (2 processes x in_flight 4): while the
+    # caller sleeps on one of them, the helper does the seven others.
+    assert pids[:8].count(os.getpid()) == 1 and len(set(pids)) == 2
+
+
+def test_an_error_in_inherited_work_is_raised_at_its_turn() -> None:
+    got: list[int] = []
+    with pytest.raises(ValueError, match="seven"):
+        for x in map_ordered(_fail_on_seven, range(20), workers=2, chunk_size=2, inherit=True):
+            got.append(x)
+    assert got == list(range(6))
+    assert mp.active_children() == []
+
+
+def _nap_or_die(x: int) -> int:
+    if os.getpid() != _MAIN_PID:
+        os._exit(3)
+    time.sleep(0.05)  # (so that the helper has started before the work is done)
+    return x
+
+
+def test_a_claiming_helper_that_dies_is_an_error_not_a_hang() -> None:
+    with pytest.raises(RuntimeError, match="worker process stopped unexpectedly"):
+        list(map_ordered(_nap_or_die, range(10), workers=2, chunk_size=1, inherit=True))
+    assert mp.active_children() == []
+
+
+def test_a_caller_that_stops_claimed_work_early_leaves_no_helper_behind() -> None:
+    results = map_ordered(_pid_after_a_nap, range(40), workers=2, chunk_size=1, inherit=True)
+    next(results)
+    results.close()
+    assert mp.active_children() == []
+
+
+_STARTED: list[object] = []
+
+
+def _count_start(i: int) -> int:
+    started = _STARTED[0]
+    with started.get_lock():  # type: ignore[attr-defined]
+        started.value += 1  # type: ignore[attr-defined]
+    return i
+
+
+def test_claimed_work_runs_a_bounded_number_of_chunks_ahead() -> None:
+    """A slow reader holds the results back: at most ``workers * in_flight``
+    chunks are claimed beyond those it has read."""
+    _STARTED[:] = [mp.get_context("fork").Value("i", 0)]
+    try:
+        for read, _ in enumerate(map_ordered(_count_start, range(30), workers=2, chunk_size=1, inherit=True, in_flight=2), start=1):
+            time.sleep(0.01)
+            assert _STARTED[0].value <= read + 4  # type: ignore[attr-defined]
+        assert _STARTED[0].value == 30  # type: ignore[attr-defined]
+    finally:
+        _STARTED.clear()
+
+
 def test_workers_zero_means_every_core() -> None:
     assert resolve_workers(0) >= 1 and resolve_workers(5) == 5
 
