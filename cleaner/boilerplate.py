@@ -38,15 +38,23 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
 from .config import BoilerplateConfig
 from .index import BandIndex
 from .parallel import map_ordered, resolve_workers
-from .rules import Rule, RuleMatch, RulePack, TextGate, default_pack, glued_page_number
+from .rules import (
+    Rule,
+    RuleMatch,
+    RulePack,
+    RuleScanner,
+    TextGate,
+    default_pack,
+    glued_page_number,
+)
 from .shingle import char_batches, match_keys, shingle_hashes, shingle_hashes_many
 from .sketch import MinHasher, exact_jaccard
 from .types import Article, Block, Cut
@@ -62,8 +70,9 @@ _SENTENCE_END = re.compile(r"[。！？!?；;]")
 _CLOSE = ")）】]〕」』"
 
 
-@dataclass(frozen=True)
-class _BlockInfo:
+class _BlockInfo(NamedTuple):
+    # A tuple, not a frozen dataclass: one is made per block (96,000 on the
+    # 50 MiB corpus), and a frozen dataclass's __init__ costs 4x as much.
     ref: BlockRef
     text: str  # block text after rule cuts
     # For each char of text (and its end), the offset in the block text;
@@ -89,19 +98,22 @@ class _Scan:
     every batch it has seen.
     """
 
-    def __init__(self, labeler: BoilerplateLabeler, texts: Iterable[str], cache: bool) -> None:
+    def __init__(self, labeler: BoilerplateLabeler, texts: Iterable[str], cache: bool, rules: bool = True) -> None:
+        """``rules=False``: the rule questions are answered elsewhere (on
+        every process, see :func:`_rule_decisions_of`), so no scanner is
+        primed here."""
         self.labeler = labeler
         self.cached = cache
-        rules = labeler.rules
-        self.line: Callable[[str], Rule | None] = rules._match_line_reference
-        self.edge: Callable[[str], Rule | None] = rules.match_edge
-        self.inline: Callable[[str], list[RuleMatch]] = rules.find_inline
+        pack = labeler.rules
+        self.line: Callable[[str], Rule | None] = pack._match_line_reference
+        self.edge: Callable[[str], Rule | None] = pack.match_edge
+        self.inline: Callable[[str], list[RuleMatch]] = pack.find_inline
         self._cut: dict[tuple[str, tuple[Cut, ...]], tuple[str, tuple[int, ...]]] = {}
         self._site_masks: dict[str, int] = {}
         self._speaks: dict[str, bool] = {}
         self._evidence: dict[str, bool] = {}
-        if cache:
-            scanner = rules.scanner(texts)
+        if cache and rules:
+            scanner = pack.scanner(texts)
             self.line, self.edge, self.inline = scanner.match_line, scanner.match_edge, scanner.find_inline
 
     def cut(self, text: str, block_cuts: Sequence[Cut]) -> tuple[str, tuple[int, ...]]:
@@ -119,6 +131,10 @@ class _Scan:
         if self.cached:
             todo = [t for t in dict.fromkeys(texts) if t not in self._site_masks]
             self._site_masks.update(zip(todo, self.labeler._site_gate.masks(todo)))
+
+    def know_site_masks(self, texts: Iterable[str], masks: Iterable[int]) -> None:
+        """Take the site gate's masks of these texts as worked out elsewhere."""
+        self._site_masks.update(zip(texts, masks))
 
     def site_mask(self, text: str) -> int:
         """The site gate's mask of ``text`` (see :meth:`prepare_site`)."""
@@ -279,37 +295,61 @@ class BoilerplateLabeler:
     # -- the step ----------------------------------------------------------
     def label(self, articles_by_file: Sequence[Sequence[Article]]) -> dict[BlockRef, list[Cut]]:
         """Cuts per block for every article of every file (index order as given)."""
-        scan = _Scan(
-            self, (b.text for articles in articles_by_file for art in articles for b in art.blocks), not self.reference
-        )
+        n = resolve_workers(self.workers)
+        blocks = sum(len(art.blocks) for articles in articles_by_file for art in articles)
+        spread = not self.reference and n > 1 and blocks >= _PARALLEL_RULE_BLOCKS and len(articles_by_file) > 1
+        texts = () if spread else (b.text for articles in articles_by_file for art in articles for b in art.blocks)
+        scan = _Scan(self, texts, not self.reference, rules=not spread)
         cuts: dict[BlockRef, list[Cut]] = {}
         infos: list[_BlockInfo] = []
-        for fi, articles in enumerate(articles_by_file):
-            for art in articles:
-                self._rule_cuts(fi, art, cuts, infos, scan)
+        keys: list[str] | None = None
+        if spread:
+            # Step 1 asks only about each article's own text: every process
+            # decides the rule cuts of some files (and the match key and site
+            # mask of each text kept, which steps 2 and 3 ask for), this one
+            # records them.
+            keys = []
+            same: dict[str, str] = {}  # one object per distinct key, as _block_keys gives
+            for fi, (decided, file_keys, masks) in enumerate(_spread_rule_decisions(self, articles_by_file, n)):
+                start = len(infos)
+                for art, (whole, inline) in zip(articles_by_file[fi], decided):
+                    self._record_rule_cuts(fi, art, whole, inline, cuts, infos, scan)
+                keys.extend(same.setdefault(k, k) for k in file_keys)
+                scan.know_site_masks((info.text for info in infos[start:]), masks)
+        else:
+            for fi, articles in enumerate(articles_by_file):
+                for art in articles:
+                    whole, inline = self._rule_decisions(art, scan.line, scan.edge, scan.inline)
+                    self._record_rule_cuts(fi, art, whole, inline, cuts, infos, scan)
         if not self.config.repetition or not infos:
             return cuts
         if self.reference:
             cluster_of = self._repeated_blocks_reference(infos, cuts, scan)
             self._repeated_spans_reference(infos, cluster_of, cuts, scan)
         else:
-            cluster_of = self._repeated_blocks(infos, cuts, scan)
+            cluster_of = self._repeated_blocks(infos, cuts, scan, keys)
             self._repeated_spans(infos, cluster_of, cuts, scan)
         return cuts
 
     # -- 1. rules ----------------------------------------------------------
-    def _rule_cuts(
-        self, fi: int, art: Article, cuts: dict[BlockRef, list[Cut]], infos: list[_BlockInfo], scan: _Scan
-    ) -> None:
+    def _rule_decisions(
+        self,
+        art: Article,
+        line: Callable[[str], Rule | None],
+        match_edge: Callable[[str], Rule | None],
+        inline: Callable[[str], list[RuleMatch]],
+    ) -> tuple[dict[int, Cut], dict[int, list[Cut]]]:
+        """What the rules cut in one article: whole blocks (block index ->
+        cut), and spans of the other blocks (block index -> cuts, in block
+        order). Asks only about the article's own text."""
         blocks = art.blocks
         whole: dict[int, Cut] = {}
-        match_edge = scan.edge
 
         def edge(bi: int) -> Rule | None:
             return match_edge(blocks[bi].text)
 
         for bi, block in enumerate(blocks):
-            rule = scan.line(block.text)
+            rule = line(block.text)
             if rule is not None:
                 whole[bi] = Cut(0, len(block.text), rule.category, rule.id)
         # Notices sit at the edges: peel each end inward, taking every notice
@@ -321,6 +361,7 @@ class BoilerplateLabeler:
         self._link_list(blocks, whole, edge)
         if len(whole) > before:
             self._peel(blocks, whole, edge)
+        spans: dict[int, list[Cut]] = {}
         for bi, block in enumerate(blocks):
             if bi in whole:
                 continue
@@ -328,20 +369,34 @@ class BoilerplateLabeler:
             if bi > 0:
                 glued = glued_page_number(blocks[bi - 1].text, text)
                 if glued:
-                    cuts.setdefault((fi, art.index, bi), []).append(Cut(0, glued, "page-number", "glued-page-number"))
-            for m in scan.inline(text):
-                cuts.setdefault((fi, art.index, bi), []).append(
-                    Cut(m.start, m.end, m.rule.category, m.rule.id, m.replacement)
-                )
+                    spans.setdefault(bi, []).append(Cut(0, glued, "page-number", "glued-page-number"))
+            for m in inline(text):
+                spans.setdefault(bi, []).append(Cut(m.start, m.end, m.rule.category, m.rule.id, m.replacement))
+        return whole, spans
+
+    def _record_rule_cuts(
+        self,
+        fi: int,
+        art: Article,
+        whole: dict[int, Cut],
+        spans: dict[int, list[Cut]],
+        cuts: dict[BlockRef, list[Cut]],
+        infos: list[_BlockInfo],
+        scan: _Scan,
+    ) -> None:
+        """Enter one article's rule decisions: its cuts, counters, and the
+        text each block keeps for steps 2 and 3."""
+        for bi, block_cuts in spans.items():
+            cuts[(fi, art.index, bi)] = block_cuts
         counters = self.counters
         for bi, cut in whole.items():
             cuts[(fi, art.index, bi)] = [cut]
             counters[f"rule:{cut.rule}"] += 1
-        for bi, block in enumerate(blocks):
+        for bi, block in enumerate(art.blocks):
             if bi in whole:
                 continue
             ref = (fi, art.index, bi)
-            block_cuts = cuts.get(ref)
+            block_cuts = spans.get(bi)
             if block_cuts:
                 text, origin = scan.cut(block.text, block_cuts)
                 for c in block_cuts:
@@ -565,7 +620,7 @@ class BoilerplateLabeler:
 
     # -- 2. repeated blocks ---------------------------------------------------
     def _repeated_blocks(
-        self, infos: list[_BlockInfo], cuts: dict[BlockRef, list[Cut]], scan: _Scan
+        self, infos: list[_BlockInfo], cuts: dict[BlockRef, list[Cut]], scan: _Scan, keys: list[str] | None = None
     ) -> dict[tuple[int, int], int]:
         """Group near-identical blocks, relate copies, learn repeated notices.
 
@@ -573,9 +628,11 @@ class BoilerplateLabeler:
         the same match key are keyed, sketched and compared once: copies of
         a block cost a dict lookup, not an LSH entry and a Jaccard each.
         Returns the cluster of every article (``(file, article)`` -> id).
+        ``keys``: :func:`_block_keys` of the infos' texts, when known.
         """
         cfg = self.config
-        keys = _block_keys([info.text for info in infos])
+        if keys is None:
+            keys = _block_keys([info.text for info in infos])
         scan.prepare_site(info.text for info in infos)  # steps 2 and 3 ask about these
         key_ids: dict[str, int] = {}
         kid = [key_ids.setdefault(key, len(key_ids)) for key in keys]
@@ -895,6 +952,90 @@ _PART_WINDOWS = 1 << 23
 _PARALLEL_WINDOWS = 1 << 21
 # The arrays of the count in progress, for forked workers (_repeated_in_part).
 _COUNTING: tuple | None = None
+
+# Step 1 goes to every process from this many blocks on (below, starting a
+# helper costs more than it saves).
+_PARALLEL_RULE_BLOCKS = 20_000
+# Files per claimed chunk of step 1: each chunk's texts are gated in one
+# numpy pass.
+_RULE_CHUNK_FILES = 48
+# The labeler and files of the step 1 in progress (inherited by fork), and
+# this process's state for it, built on first use and kept across chunks so
+# that a text repeated in later files is asked about once per process: the
+# rule scanner, the texts left by cuts, each kept text's (key, site mask).
+_RULING: tuple[BoilerplateLabeler, Sequence[Sequence[Article]]] | None = None
+_RULING_STATE: tuple[RuleScanner, dict[tuple[str, tuple[Cut, ...]], str], dict[str, tuple[str, int]]] | None = None
+
+
+# A file's step 1 as decided on some process: per article, the whole blocks
+# and the spans cut; per kept block (in order), its match key and site mask
+# (empty when repetition is off).
+_FileRules = tuple[list[tuple[dict[int, Cut], dict[int, list[Cut]]]], list[str], list[int]]
+
+
+def _spread_rule_decisions(
+    labeler: BoilerplateLabeler, articles_by_file: Sequence[Sequence[Article]], workers: int
+) -> Iterator[_FileRules]:
+    """:meth:`BoilerplateLabeler._rule_decisions` of every article (and the
+    keys and site masks of what it keeps), one per file in file order,
+    decided on ``workers`` processes."""
+    global _RULING, _RULING_STATE
+    _RULING, _RULING_STATE = (labeler, articles_by_file), None
+    try:
+        n = len(articles_by_file)
+        chunks = [range(a, min(n, a + _RULE_CHUNK_FILES)) for a in range(0, n, _RULE_CHUNK_FILES)]
+        for decided in map_ordered(_rule_decisions_of, chunks, workers=workers, chunk_size=1, inherit=True):
+            yield from decided
+    finally:
+        _RULING = _RULING_STATE = None
+
+
+def _rule_decisions_of(files: range) -> list[_FileRules]:
+    """Step 1 for some files of ``_RULING`` (see :func:`_spread_rule_decisions`)."""
+    global _RULING_STATE
+    assert _RULING is not None, "no rule step in progress"
+    labeler, articles_by_file = _RULING
+    texts = [b.text for fi in files for art in articles_by_file[fi] for b in art.blocks]
+    if _RULING_STATE is None:
+        _RULING_STATE = (labeler.rules.scanner(texts), {}, {})
+    else:
+        _RULING_STATE[0].prime(texts)
+    scanner, cut_texts, known = _RULING_STATE
+    out: list[_FileRules] = []
+    kept: list[list[str]] = []
+    for fi in files:
+        decided = [
+            labeler._rule_decisions(art, scanner.match_line, scanner.match_edge, scanner.find_inline)
+            for art in articles_by_file[fi]
+        ]
+        out.append((decided, [], []))
+        texts_kept: list[str] = []
+        for art, (whole, spans) in zip(articles_by_file[fi], decided):
+            for bi, block in enumerate(art.blocks):
+                if bi in whole:
+                    continue
+                block_cuts = spans.get(bi)
+                if block_cuts:
+                    ck = (block.text, tuple(block_cuts))
+                    text = cut_texts.get(ck)
+                    if text is None:
+                        text = cut_texts[ck] = apply_cuts(block.text, block_cuts)[0]
+                    texts_kept.append(text)
+                else:
+                    texts_kept.append(block.text)
+        kept.append(texts_kept)
+    if not labeler.config.repetition:
+        return out
+    # Per distinct text, once per process: its match key and site mask.
+    todo = list(dict.fromkeys(t for texts_kept in kept for t in texts_kept if t not in known))
+    if todo:
+        known.update(zip(todo, zip(_block_keys(todo), labeler._site_gate.masks(todo))))
+    for (_, keys, masks), texts_kept in zip(out, kept):
+        for t in texts_kept:
+            key, mask = known[t]
+            keys.append(key)
+            masks.append(mask)
+    return out
 
 
 def _mark_repeated(

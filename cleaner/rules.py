@@ -1198,6 +1198,13 @@ class RuleScanner:
         self._line: dict[str, Rule | None] = {}
         self._edge: dict[str, Rule | None] = {}
 
+    def prime(self, texts: Iterable[str]) -> None:
+        """Gate more texts known up front in one numpy pass (those already
+        gated are skipped)."""
+        todo = [t for t in dict.fromkeys(texts) if t not in self._masks]
+        if todo:
+            self._masks.update(zip(todo, self._gate.masks(todo)))
+
     def _mask(self, text: str) -> int:
         mask = self._masks.get(text)
         if mask is None:

@@ -184,6 +184,22 @@ def test_fast_equals_reference_on_the_seeds(
     assert cuts and counters
 
 
+@pytest.mark.parametrize("chunk_files", [1, 3])
+def test_rule_step_on_two_processes_equals_the_reference(
+    seed_texts: dict[str, str], chunk_files: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Step 1 (the rules) decided on forked processes, a few files per
+    claimed chunk, each process keeping its own scanner across chunks:
+    the same cuts (in the same order), learned rules and counters."""
+    monkeypatch.setattr(boilerplate, "_PARALLEL_RULE_BLOCKS", 0)
+    monkeypatch.setattr(boilerplate, "_RULE_CHUNK_FILES", chunk_files)
+    docs = [{"id": f"{n}#{i}", "text": t} for i in range(3) for n, t in seed_texts.items()]
+    files = _segmented(docs) + _corpus(11, 3, 30)
+    _, _, counters = _assert_same(files, workers=2)
+    assert sum(1 for c in counters if c.startswith("rule:")) >= 5  # many rules took part
+    assert boilerplate._RULING is None and boilerplate._RULING_STATE is None  # nothing kept after
+
+
 def _docs779() -> list[dict[str, str]]:
     cached = ROOT / "bench" / ".cache" / "dedup-peers" / "seed1-docs779" / "docs.jsonl"
     if cached.is_file():
