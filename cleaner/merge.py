@@ -44,7 +44,7 @@ from .align import (
     reading_keys,
     union_regions,
 )
-from .normalize import convert_script, match_key
+from .normalize import convert_script, match_key, may_convert
 
 __all__ = ["Variant", "MergedParagraph", "MergedArticle", "PartSource", "merge_variants", "merge_variants_reference"]
 
@@ -573,10 +573,14 @@ def _batch_convert(texts: Sequence[str], script: str) -> list[str]:
     newlines convert piece by piece. Texts holding a newline themselves are
     converted alone.
     """
-    out = [""] * len(texts)
-    batch = [k for k, t in enumerate(texts) if t and "\n" not in t]
+    out = list(texts)
+    # Only texts with a character the script's dictionaries rewrite are
+    # converted (the rest would come back as they are): joined, one such
+    # character anywhere sent every text through OpenCC.
+    need = may_convert(texts, script)
+    batch = [k for k, t in enumerate(texts) if need[k] and "\n" not in t]
     for k, t in enumerate(texts):
-        if t and "\n" in t:
+        if need[k] and "\n" in t:
             out[k] = convert_script(t, script)
     if batch:
         parts = convert_script("\n".join(texts[k] for k in batch), script).split("\n")

@@ -35,6 +35,7 @@ import tempfile
 import threading
 import unicodedata
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -558,6 +559,33 @@ def match_key_with_map(text: str) -> tuple[str, list[int]]:
     key, offsets = _key(text, True)
     assert offsets is not None
     return key, offsets.tolist()
+
+
+def may_convert(texts: Sequence[str], script: str) -> list[bool]:
+    """For each text, whether :func:`convert_script` may change it: False
+    means it comes back as it is (it has no character that the script's
+    dictionaries rewrite, see :func:`opencc_changers`). One table look-up
+    over all the texts, so that a batch converts only the texts that need it.
+
+    >>> may_convert(["资源型城市", "資源型城市", ""], "simplified")
+    [False, True, False]
+    """
+    if script == "original":
+        return [False] * len(texts)
+    config = _SCRIPT_CONFIG.get(script)
+    if config is None:
+        raise ValueError(f"script must be one of {', '.join(SCRIPTS)}, not {script!r}")
+    changers = opencc_changers(config)
+    if changers is None:
+        return [bool(t) for t in texts]
+    lens = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    out = np.zeros(len(texts), dtype=bool)
+    filled = np.flatnonzero(lens)
+    if len(filled):
+        hits = changers[_to_codes("".join(texts))]
+        starts = (np.cumsum(lens) - lens)[filled]
+        out[filled] = np.logical_or.reduceat(hits, starts)
+    return out.tolist()
 
 
 def convert_script(text: str, script: str) -> str:

@@ -55,6 +55,22 @@ def test_gated_conversion_equals_opencc(config, data):
     assert _opencc(config, text) == _opencc_reference(config, text)
 
 
+@pytest.mark.parametrize("script", ["simplified", "traditional"])
+@settings(max_examples=100, deadline=None)
+@given(data=st.data())
+def test_a_text_that_may_not_convert_is_what_opencc_gives_back(script, data):
+    """``may_convert`` per text of a batch: False only where OpenCC itself
+    (no gate) returns the text as it is."""
+    config = "t2s" if script == "simplified" else "s2t"
+    texts = data.draw(st.lists(st.lists(st.sampled_from(_alphabet(config)), max_size=12).map("".join), max_size=8))
+    need = normalize.may_convert(texts, script)
+    assert len(need) == len(texts)
+    for text, may in zip(texts, need):
+        if not may:
+            assert _opencc_reference(config, text) == text if text else True
+    assert normalize.may_convert(texts, "original") == [False] * len(texts)
+
+
 @pytest.mark.parametrize(
     "text",
     [
