@@ -26,7 +26,7 @@ from itertools import chain
 from multiprocessing.connection import wait
 from typing import Any, TypeVar
 
-__all__ = ["default_workers", "hold_long_lived", "long_lived", "map_ordered", "refreeze_long_lived", "release_free_memory", "release_long_lived", "resolve_workers"]
+__all__ = ["HELD_GC_THRESHOLDS", "default_workers", "hold_long_lived", "long_lived", "map_ordered", "refreeze_long_lived", "release_free_memory", "release_long_lived", "resolve_workers"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -138,6 +138,13 @@ def map_ordered(
 
 _holds = 0  # open hold_long_lived() calls; the heap is unfrozen when the last one ends
 _holds_lock = threading.Lock()  # the service runs requests on threads
+# The collector's thresholds while a hold is open (each at least this):
+# generation 0 every 100,000 net allocations instead of 700, and full
+# collections almost never; at most about 100,000 objects of cyclic garbage
+# wait for a collection, and the pipeline makes almost none. On the 50 MiB
+# corpus the collector's time went from 0.93-0.99 s to 0.16-0.23 s.
+HELD_GC_THRESHOLDS = (100_000, 50, 1000)
+_saved_thresholds: tuple[int, int, int] | None = None  # the thresholds to put back
 
 
 def hold_long_lived() -> None:
@@ -152,12 +159,23 @@ def hold_long_lived() -> None:
     They are freed by reference counting as usual when dropped; only
     collecting reference cycles among them waits for the release.
 
+    While held, the collector also runs less often (see
+    :data:`HELD_GC_THRESHOLDS`): a run makes long-lived objects faster than
+    it can freeze them (each block's record while labelling, each clean
+    article), and with the young generations collected every 700
+    allocations, those were traversed again and again and each full
+    collection (11 on the 50 MiB corpus) walked every one made since the
+    last freeze: 1.0 s of the run's 12 went to the collector.
+
     >>> hold_long_lived(); release_long_lived(); gc.get_freeze_count() >= 0
     True
     """
-    global _holds
+    global _holds, _saved_thresholds
     with _holds_lock:
         _holds += 1
+        if _holds == 1:
+            _saved_thresholds = gc.get_threshold()
+            gc.set_threshold(*(max(a, b) for a, b in zip(_saved_thresholds, HELD_GC_THRESHOLDS)))
         gc.freeze()
 
 
@@ -185,11 +203,14 @@ def refreeze_long_lived() -> None:
 
 def release_long_lived() -> None:
     """End one :func:`hold_long_lived`; the last one unfreezes the heap."""
-    global _holds
+    global _holds, _saved_thresholds
     with _holds_lock:
         _holds = max(0, _holds - 1)
         if _holds == 0:
             gc.unfreeze()
+            if _saved_thresholds is not None:
+                gc.set_threshold(*_saved_thresholds)
+                _saved_thresholds = None
 
 
 _LIBC: Any = None

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from cleaner import clean_texts, emit
-from cleaner.parallel import hold_long_lived, map_ordered, release_long_lived, resolve_workers
+from cleaner.parallel import HELD_GC_THRESHOLDS, hold_long_lived, map_ordered, release_long_lived, resolve_workers
 from cleaner.pipeline import Cleaner
 
 from .conftest import SEED_NAMES, SEEDS_DIR
@@ -284,23 +284,29 @@ def test_records_come_back_from_workers_unchanged() -> None:
 def test_long_lived_holds_nest_and_the_last_release_unfreezes() -> None:
     keep = [[i] for i in range(1000)]  # noqa: F841  (objects to freeze)
     assert gc.get_freeze_count() == 0
+    before = gc.get_threshold()
     hold_long_lived()
     hold_long_lived()
     assert gc.get_freeze_count() > 0
+    # The collector runs less often while held, and as before after.
+    assert gc.get_threshold() == tuple(max(a, b) for a, b in zip(before, HELD_GC_THRESHOLDS))
     # A pool with inherited state holds and releases too, inside ours.
     _STATE[:] = [1, 2, 3]
     assert list(map_ordered(_from_state, range(3), workers=2, chunk_size=1, inherit=True)) == [2, 3, 4]
     assert gc.get_freeze_count() > 0
     release_long_lived()
     assert gc.get_freeze_count() > 0
+    assert gc.get_threshold() != before
     release_long_lived()
     assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == before
 
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_run_leaves_no_object_frozen(workers: int) -> None:
     # Records read to the end, and a caller that stops after the first one.
     texts = [(n, (SEEDS_DIR / n).read_text(encoding="utf-8", errors="replace"), None) for n in SEED_NAMES]
+    before = gc.get_threshold()
     cleaner = Cleaner(workers=workers)
     cleaner.add_texts(texts)
     assert gc.get_freeze_count() == 0
@@ -313,6 +319,7 @@ def test_a_run_leaves_no_object_frozen(workers: int) -> None:
     assert gc.get_freeze_count() > 0  # held while records are being made
     records.close()
     assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == before
 
 
 def test_holds_from_many_threads_all_end_unfrozen() -> None:
