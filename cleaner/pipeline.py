@@ -41,6 +41,10 @@ HTML_SUFFIXES = (".html", ".htm", ".xhtml", ".shtml")
 # own tables on first use.
 _WARM_UP = "工作会议讲话\n同志们:\n今天我们召开全市工作会议,部署下半年的工作任务。(本文来源于网络)\n鍒氭墠璇寸殑\ncafÃ© 20XX年\r\n"
 
+# What next() gives once Cleaner._later_stage_loads is done (its steps
+# yield None, so None cannot tell the end).
+_LOADED = object()
+
 
 @dataclass
 class CleanResult:
@@ -309,7 +313,7 @@ class Cleaner:
                 found += self.add_prepared(prepared)
                 if on_progress is not None:
                     on_progress(prepared.report.file)
-                if preload is not None and next(preload, None) is None:
+                if preload is not None and next(preload, _LOADED) is _LOADED:
                     preload = None
         for name, problem, size in problems:
             self.add_problem(name, problem, size)
@@ -321,7 +325,7 @@ class Cleaner:
         """Record an input that could not be processed at all."""
         self.report.add_file(FileReport(file=name, status="error", bytes=size, problems=(problem,)))
 
-    def _later_stage_loads(self) -> Iterator[None]:
+    def _later_stage_loads(self) -> Iterator[None]:  # (ends with _LOADED from next())
         """Load what labelling and merging build on first use, one step
         (0.05-0.2 s) per ``next``: the rule pack, its scanner tables, the
         match-key table and the script conversions. Only a warm-up: a problem

@@ -198,6 +198,25 @@ def test_claimed_work_runs_a_bounded_number_of_chunks_ahead() -> None:
         _STARTED.clear()
 
 
+def test_reading_on_two_processes_loads_what_labelling_and_merging_need(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Between results, the main process loads the rule pack's scanner
+    tables, the match-key table and both script conversions, so that
+    labelling and the merge pools start with them (a sentinel bug once
+    stopped this after its first step, unnoticed: results were the same)."""
+    from cleaner import normalize
+    from cleaner.rules import default_pack
+
+    monkeypatch.setattr(default_pack(), "_scan_parts", None)
+    monkeypatch.setattr(normalize, "_KEY_TABLES", {})
+    monkeypatch.setattr(normalize, "_CHANGERS", {})
+    monkeypatch.setattr(normalize, "_converters", {})
+    texts = [(f"{n}#{i}", (SEEDS_DIR / n).read_text(encoding="utf-8", errors="replace"), None) for i in range(2) for n in SEED_NAMES]
+    Cleaner(workers=2).add_texts(texts)
+    assert default_pack()._scan_parts is not None
+    assert "t2s" in normalize._KEY_TABLES
+    assert sorted(normalize._CHANGERS) == ["s2t", "t2s"] and sorted(normalize._converters) == ["s2t", "t2s"]
+
+
 def test_workers_zero_means_every_core() -> None:
     assert resolve_workers(0) >= 1 and resolve_workers(5) == 5
 
