@@ -72,7 +72,7 @@ _CLOSE = ")）】]〕」』"
 
 class _BlockInfo(NamedTuple):
     # A tuple, not a frozen dataclass: one is made per block (96,000 on the
-    # 50 MiB corpus), and a frozen dataclass's __init__ costs 4x as much.
+    # 50 MiB corpus), and a frozen dataclass's __init__ costs 2.4x as much.
     ref: BlockRef
     text: str  # block text after rule cuts
     # For each char of text (and its end), the offset in the block text;
