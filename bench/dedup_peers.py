@@ -7,6 +7,7 @@ environment (``bash bench/setup_peers.sh`` creates ``.bench-venv/``)::
 
     .bench-venv/bin/python -m bench.dedup_peers [--docs 3000] [--seed 1] [--json out.json]
     .bench-venv/bin/python -m bench.dedup_peers --docs 300          # quick mode
+    .bench-venv/bin/python -m bench.dedup_peers --mib 10 --repeat 3 # median of 3 runs per tool
 
 **Corpus** (:func:`make_doc_corpus`): one document per article copy (no
 compilations, so that document-level tools are judged on what they are
@@ -50,6 +51,7 @@ import json
 import os
 import platform
 import random
+import statistics
 import subprocess
 import sys
 import time
@@ -532,6 +534,40 @@ def format_scaling(runs: list[tuple[float, list[dict[str, Any]]]]) -> str:
     return "\n".join(lines)
 
 
+def combine_runs(tool: str, runs: list[Run], mib: float) -> dict[str, Any]:
+    """One table row from a tool's runs on one corpus: the median work and
+    wall time of the runs that worked (with every run's MiB/s listed), the
+    largest peak memory; an error row when none worked.
+
+    >>> r = combine_runs("t", [Run("t", True, work_s=2.0, peak_pss_mib=90), Run("t", True, work_s=1.0, peak_pss_mib=80),
+    ...                        Run("t", True, work_s=4.0, peak_pss_mib=85)], 10.0)
+    >>> r["work_s"], r["mib_s"], r["peak_pss_mib"], r["mib_s_runs"]
+    (2.0, 5.0, 90, [5.0, 10.0, 2.5])
+    """
+    ok = [r for r in runs if r.ok]
+    if not ok:
+        failed = runs[0] if runs else Run(tool, False, error="not run")
+        return {"tool": tool, "ok": False, "error": failed.error, "wall_s": failed.wall_s, "work_s": failed.work_s,
+                "peak_pss_mib": failed.peak_pss_mib, "peak_rss_tree_mib": failed.peak_rss_tree_mib,
+                "max_rss_mib": failed.max_rss_mib, "notes": failed.notes}
+    work = statistics.median(r.work_s for r in ok)
+    row: dict[str, Any] = {
+        "tool": tool,
+        "ok": True,
+        "error": None,
+        "wall_s": statistics.median(r.wall_s for r in ok),
+        "work_s": work,
+        "peak_pss_mib": max(r.peak_pss_mib for r in ok),
+        "peak_rss_tree_mib": max(r.peak_rss_tree_mib for r in ok),
+        "max_rss_mib": max(r.max_rss_mib for r in ok),
+        "notes": ok[0].notes,
+        "mib_s": mib / work if work > 0 else 0.0,
+        "mib_s_runs": [mib / r.work_s if r.work_s > 0 else 0.0 for r in ok],
+        "failed_runs": len(runs) - len(ok),
+    }
+    return row
+
+
 def run_size(args: argparse.Namespace, n_docs: int, git_state: str) -> tuple[float, list[dict[str, Any]]]:
     """Generate one corpus, run every selected tool on it, print its tables."""
     t = time.perf_counter()
@@ -547,24 +583,35 @@ def run_size(args: argparse.Namespace, n_docs: int, git_state: str) -> tuple[flo
     print("mix: " + ", ".join(f"{k} {v}" for k, v in sorted(mix.items())), flush=True)
 
     wanted = {s.strip() for s in args.tools.split(",") if s.strip()}
+    tools = [tool for tool in TOOLS if not wanted or tool.name in wanted]
+    repeat = max(1, args.repeat)
+    runs: dict[str, list[Run]] = {tool.name: [] for tool in tools}
+    scores: dict[str, dict[str, Any]] = {}  # of each tool's first run that worked
+    # Rounds of every tool, not one tool n times: the machine's speed drifts
+    # over minutes, and each round then meets it alike.
+    for round_no in range(1, repeat + 1):
+        for tool in tools:
+            label = tool.name if repeat == 1 else f"{tool.name} ({round_no}/{repeat})"
+            print(f"running {label} ...", end=" ", flush=True)
+            run = run_tool(tool, docs_path, work / "runs", args.workers, args.timeout)
+            runs[tool.name].append(run)
+            if run.ok:
+                speed = mib / run.work_s if run.work_s > 0 else 0.0
+                print(f"{speed:.2f} MiB/s, peak {run.peak_pss_mib:.0f} MiB", end="", flush=True)
+                if tool.name not in scores:  # scored once: the clusters do not change between runs
+                    scores[tool.name] = score_clusters(corpus, run.clusters)
+                    print(f", recall {scores[tool.name]['recall']:.3f}", end="")
+                print(flush=True)
+            else:
+                print(f"could not run: {run.error}", flush=True)
     rows: list[dict[str, Any]] = []
-    for tool in TOOLS:
-        if wanted and tool.name not in wanted:
-            continue
-        print(f"running {tool.name} ...", end=" ", flush=True)
-        run = run_tool(tool, docs_path, work / "runs", args.workers, args.timeout)
-        row: dict[str, Any] = {"tool": tool.name, "ok": run.ok, "error": run.error, "wall_s": run.wall_s,
-                               "work_s": run.work_s, "peak_pss_mib": run.peak_pss_mib,
-                               "peak_rss_tree_mib": run.peak_rss_tree_mib, "max_rss_mib": run.max_rss_mib,
-                               "notes": run.notes}
-        if run.ok:
-            row["mib_s"] = mib / run.work_s if run.work_s > 0 else 0.0
-            row["score"] = score_clusters(corpus, run.clusters)
-            if run.records_path:
-                row["canonical"] = canonical_quality(corpus, _read_jsonl(run.records_path))
-            print(f"{row['mib_s']:.2f} MiB/s, recall {row['score']['recall']:.3f}, peak {run.peak_pss_mib:.0f} MiB", flush=True)
-        else:
-            print(f"could not run: {run.error}", flush=True)
+    for tool in tools:
+        row = combine_runs(tool.name, runs[tool.name], mib)
+        first = next((r for r in runs[tool.name] if r.ok), None)
+        if first is not None:
+            row["score"] = scores[tool.name]
+            if first.records_path:
+                row["canonical"] = canonical_quality(corpus, _read_jsonl(first.records_path))
         rows.append(row)
 
     print()
@@ -572,6 +619,14 @@ def run_size(args: argparse.Namespace, n_docs: int, git_state: str) -> tuple[flo
           f"{_dt.date.today().isoformat()}, cleaner at {git_state}")
     print()
     print(format_table(rows))
+    if any(len(r.get("mib_s_runs", ())) > 1 for r in rows):
+        print()
+        print("MiB/s of each run (the table gives the median; peak memory is the largest of the runs):")
+        print()
+        for r in rows:
+            if r.get("mib_s_runs"):
+                failed = f" ({r['failed_runs']} run(s) failed)" if r.get("failed_runs") else ""
+                print(f"- {r['tool']}: " + " / ".join(f"{x:.2f}" for x in r["mib_s_runs"]) + failed)
     print()
     print("recall by document kind")
     print()
@@ -606,9 +661,17 @@ def main(argv: Iterable[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=2, help="processes for datatrove and text-dedup")
     ap.add_argument("--tools", default="", help="comma-separated subset of: " + ", ".join(t.name for t in TOOLS))
     ap.add_argument("--timeout", type=float, default=1200.0, help="seconds per tool")
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run every tool this many times (in rounds) and report the median speed and the largest peak",
+    )
     ap.add_argument("--workdir", default=str(ROOT / "bench" / ".cache" / "dedup-peers"))
     ap.add_argument("--json", dest="json_out", default=None, help="write every figure to this JSON file")
     args = ap.parse_args(list(argv) if argv is not None else None)
+    if args.repeat < 1:
+        ap.error(f"--repeat takes a number of runs, 1 or more, not {args.repeat}")
     sizes: list[int] = [args.docs]
     if args.mib is not None:
         try:

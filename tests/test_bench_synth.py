@@ -1,4 +1,5 @@
-"""Tests of the evaluation harness itself: bench/synth.py and bench/score.py."""
+"""Tests of the evaluation harness itself: bench/synth.py, bench/score.py and
+bench/dedup_peers.py's combining of repeated runs."""
 
 from __future__ import annotations
 
@@ -137,3 +138,21 @@ def test_scorer_counts_partial_removal(written: Path) -> None:
     res = score_gold(gold, recs)
     assert res["noise_by_kind"]["watermark"]["left"] == 0.0
     assert res["noise_by_kind"]["preamble"]["left"] >= 0.95
+
+
+def test_repeated_runs_combine_into_the_median_speed_and_the_largest_peak():
+    from bench.dedup_peers import Run, combine_runs
+
+    runs = [
+        Run("t", True, work_s=2.0, wall_s=3.0, peak_pss_mib=90, max_rss_mib=100),
+        Run("t", False, error="timed out", work_s=0.0),
+        Run("t", True, work_s=1.0, wall_s=1.5, peak_pss_mib=80, max_rss_mib=120),
+        Run("t", True, work_s=4.0, wall_s=5.0, peak_pss_mib=85, max_rss_mib=90),
+    ]
+    row = combine_runs("t", runs, 10.0)
+    assert row["ok"] and row["work_s"] == 2.0 and row["wall_s"] == 3.0 and row["mib_s"] == 5.0
+    assert row["peak_pss_mib"] == 90 and row["max_rss_mib"] == 120
+    assert row["mib_s_runs"] == [5.0, 10.0, 2.5] and row["failed_runs"] == 1
+    # No run worked: the row says why, with no speed.
+    bad = combine_runs("t", [Run("t", False, error="could not import")], 10.0)
+    assert not bad["ok"] and bad["error"] == "could not import" and "mib_s" not in bad
