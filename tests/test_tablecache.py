@@ -119,3 +119,25 @@ def test_lsh_parameters_and_the_gbk_class_read_back_equal_their_builds(monkeypat
         mojibake.gbk_mojibake_chars.cache_clear()
         assert mojibake.gbk_mojibake_chars() == built_class
     assert len(list(tmp_path.glob("lsh-params-*.npy"))) == 3
+
+
+def test_the_han_variants_of_a_rule_pack_are_read_back_without_opencc(monkeypatch, tmp_path):
+    """A rule pack's Han variants are kept too: read back, they equal what
+    OpenCC gives, and no converter is made for them (two of the four,
+    s2tw and s2hk, serve nothing else)."""
+    from cleaner import rules
+
+    chars = set("为欢迎访问本站更多内容请登陆网址说会发经乾燥的")
+    monkeypatch.setenv("CLEANER_CACHE_DIR", str(tmp_path))
+    built = rules._han_variants_built(sorted(chars))
+    assert built and all(c in chars for c in built)
+    assert rules._han_variants(chars) == built  # built and stored
+    assert list(tmp_path.glob("han-variants-*.npy"))
+
+    def no_converters() -> None:
+        raise AssertionError("OpenCC converters were made again")
+
+    monkeypatch.setattr(rules, "_opencc_converters", no_converters)
+    assert rules._han_variants(chars) == built  # read back
+    assert rules._variants_from_codes(rules._variant_codes(built)) == built
+    assert rules._han_variants(set()) == {}
