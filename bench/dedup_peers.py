@@ -584,7 +584,7 @@ def run_size(args: argparse.Namespace, n_docs: int, git_state: str) -> tuple[flo
 
     wanted = {s.strip() for s in args.tools.split(",") if s.strip()}
     tools = [tool for tool in TOOLS if not wanted or tool.name in wanted]
-    repeat = max(1, args.repeat)
+    repeat = args.repeat  # (1 or more: main checks)
     runs: dict[str, list[Run]] = {tool.name: [] for tool in tools}
     scores: dict[str, dict[str, Any]] = {}  # of each tool's first run that worked
     # Rounds of every tool, not one tool n times: the machine's speed drifts

@@ -392,11 +392,8 @@ class BoilerplateLabeler:
         for bi, cut in whole.items():
             cuts[(fi, art.index, bi)] = [cut]
             counters[f"rule:{cut.rule}"] += 1
-        for bi, block in enumerate(art.blocks):
-            if bi in whole:
-                continue
+        for bi, block, block_cuts in _kept_blocks(art, whole, spans):
             ref = (fi, art.index, bi)
-            block_cuts = spans.get(bi)
             if block_cuts:
                 text, origin = scan.cut(block.text, block_cuts)
                 for c in block_cuts:
@@ -730,6 +727,16 @@ class BoilerplateLabeler:
             cuts[info.ref] = block_cuts
 
 
+def _kept_blocks(
+    art: Article, whole: dict[int, Cut], spans: dict[int, list[Cut]]
+) -> Iterator[tuple[int, Block, list[Cut] | None]]:
+    """The blocks of ``art`` that step 1 does not cut whole, in order, each
+    with its span cuts (None: no cut)."""
+    for bi, block in enumerate(art.blocks):
+        if bi not in whole:
+            yield bi, block, spans.get(bi)
+
+
 def _link_like(text: str) -> bool:
     """A line that reads like a link title: short, no sentence punctuation."""
     t = text.strip()
@@ -1012,10 +1019,7 @@ def _rule_decisions_of(files: range) -> list[_FileRules]:
         out.append((decided, [], []))
         texts_kept: list[str] = []
         for art, (whole, spans) in zip(articles_by_file[fi], decided):
-            for bi, block in enumerate(art.blocks):
-                if bi in whole:
-                    continue
-                block_cuts = spans.get(bi)
+            for _, block, block_cuts in _kept_blocks(art, whole, spans):
                 if block_cuts:
                     ck = (block.text, tuple(block_cuts))
                     text = cut_texts.get(ck)
@@ -1156,7 +1160,7 @@ def _repeated_runs(
         global _COUNTING
         _COUNTING = (hashes, offsets, kept, ntext, pcl, ptext, min_clusters, parts * n)
         try:
-            for found in map_ordered(_repeated_in_part, range(parts * n), workers=n, chunk_size=1, inherit=True, helper_queue=1):
+            for found in map_ordered(_repeated_in_part, range(parts * n), workers=n, chunk_size=1, inherit=True):
                 is_rep[found] = True
         finally:
             _COUNTING = None

@@ -224,7 +224,7 @@ class RecordBuilder:
                 # a worker that lived through the whole run would end up
                 # holding a copy of most of the corpus.
                 for records, counters in map_ordered(
-                    _cluster_records, batch, workers=workers, chunk_size=1, inherit=True, helper_queue=1
+                    _cluster_records, batch, workers=workers, chunk_size=1, inherit=True
                 ):
                     self.counters.update(counters)
                     done += 1

@@ -233,11 +233,16 @@ def _dictionaries_fingerprint(config: str) -> str | None:
     :mod:`cleaner.tablecache`): the config, its dictionaries, the OpenCC
     version and this module; None when they cannot be listed."""
     try:
-        files = [path for _, path in _dictionary_files(config)]
+        sources = _dictionary_sources(config)
     except (OSError, ValueError):
         return None
-    sources = [_opencc_share() / f"{config}.json", *files, Path(__file__)]
-    return fingerprint(sources, [config, str(getattr(opencc, "__version__", "")), str(KEY_VERSION)])
+    return fingerprint([*sources, Path(__file__)], [config, str(getattr(opencc, "__version__", "")), str(KEY_VERSION)])
+
+
+def _dictionary_sources(config: str) -> list[Path]:
+    """The files OpenCC ``config`` is built from: its JSON and every
+    dictionary it names (OSError or ValueError when they cannot be listed)."""
+    return [_opencc_share() / f"{config}.json", *(path for _, path in _dictionary_files(config))]
 
 
 def _read_entries(config: str) -> list[tuple[str, list[str]]] | None:
@@ -570,11 +575,9 @@ def may_convert(texts: Sequence[str], script: str) -> list[bool]:
     >>> may_convert(["资源型城市", "資源型城市", ""], "simplified")
     [False, True, False]
     """
-    if script == "original":
-        return [False] * len(texts)
-    config = _SCRIPT_CONFIG.get(script)
+    config = _script_config(script)
     if config is None:
-        raise ValueError(f"script must be one of {', '.join(SCRIPTS)}, not {script!r}")
+        return [False] * len(texts)
     changers = opencc_changers(config)
     if changers is None:
         return [bool(t) for t in texts]
@@ -600,11 +603,18 @@ def convert_script(text: str, script: str) -> str:
     >>> convert_script("资源型城市转型", "traditional")
     '資源型城市轉型'
     """
-    if script == "original":
+    config = _script_config(script)
+    if config is None or not text:
         return text
+    return _opencc(config, text)
+
+
+def _script_config(script: str) -> str | None:
+    """The OpenCC config that converts to ``script`` (None for ``"original"``);
+    ValueError for a script that is not one of :data:`SCRIPTS`."""
+    if script == "original":
+        return None
     config = _SCRIPT_CONFIG.get(script)
     if config is None:
         raise ValueError(f"script must be one of {', '.join(SCRIPTS)}, not {script!r}")
-    if not text:
-        return text
-    return _opencc(config, text)
+    return config

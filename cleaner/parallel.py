@@ -393,8 +393,7 @@ class _Claimer:
             got = self.conn.recv()
         except (EOFError, OSError) as exc:
             self.running = False
-            self._proc.join(1)
-            raise RuntimeError(f"a worker process stopped unexpectedly (exit code {self._proc.exitcode})") from exc
+            raise _stopped_error(self._proc) from exc
         if got is None:
             self.running = False
         else:
@@ -424,17 +423,10 @@ def _claimer_main(claim: Callable[[bool], int | None], work: Callable[[int], tup
     out: queue.SimpleQueue[Any] = queue.SimpleQueue()
 
     def send() -> None:
-        while True:
-            msg = out.get()
-            try:
-                outbox.send(msg)
-            except (EOFError, OSError):
+        while (msg := out.get()) is not None:
+            if not _send_result(outbox, msg):
                 return  # the caller is gone
-            except Exception as exc:  # noqa: BLE001 (an error that cannot be pickled)
-                number, _, value = msg
-                outbox.send((number, False, RuntimeError(f"{type(value).__name__}: {value}; not picklable: {exc}")))
-            if msg is None:
-                return
+        _send_result(outbox, None)
 
     sender = threading.Thread(target=send, daemon=True)
     sender.start()
@@ -485,20 +477,17 @@ class _Helper:
         try:
             self._inbox.send((number, chunk))
         except OSError as exc:
-            raise self._stopped() from exc
+            raise _stopped_error(self._proc) from exc
         self.outstanding += 1
 
     def receive(self) -> tuple[int, bool, Any]:
         try:
             got: tuple[int, bool, Any] = self.conn.recv()
         except (EOFError, OSError) as exc:
-            raise self._stopped() from exc
+            raise _stopped_error(self._proc) from exc
         self.outstanding -= 1
         return got
 
-    def _stopped(self) -> RuntimeError:
-        self._proc.join(1)  # for its exit code
-        return RuntimeError(f"a worker process stopped unexpectedly (exit code {self._proc.exitcode})")
 
     def close(self) -> None:
         """Stop the helper: at once if it still has work (the caller gave up
@@ -518,6 +507,27 @@ class _Helper:
     def expecting(self) -> bool:
         """Has this helper results still to send?"""
         return self.outstanding > 0
+
+
+def _stopped_error(proc: Any) -> RuntimeError:
+    """The error for a helper that died before sending all it owed."""
+    proc.join(1)  # for its exit code
+    return RuntimeError(f"a worker process stopped unexpectedly (exit code {proc.exitcode})")
+
+
+def _send_result(outbox: Any, msg: tuple[int, bool, Any] | None) -> bool:
+    """Send a chunk's ``(number, ok, results or error)`` to the caller; an
+    error that cannot be pickled goes as a RuntimeError naming it. False
+    when the caller is gone."""
+    try:
+        outbox.send(msg)
+    except (EOFError, OSError):
+        return False
+    except Exception as exc:  # noqa: BLE001 (a result or error that cannot be pickled)
+        assert msg is not None
+        number, _, value = msg
+        outbox.send((number, False, RuntimeError(f"{type(value).__name__}: {value}; not picklable: {exc}")))
+    return True
 
 
 def _reap(proc: Any) -> None:
@@ -566,10 +576,5 @@ def _helper_main(fn: Callable[[T], R], inbox: Any, outbox: Any) -> None:
     threading.Thread(target=receive, daemon=True).start()
     while (msg := todo.get()) is not None:
         number, chunk = msg
-        ok, value = _run_here(fn, chunk)
-        try:
-            outbox.send((number, ok, value))
-        except (EOFError, OSError):
+        if not _send_result(outbox, (number, *_run_here(fn, chunk))):
             return  # the caller is gone
-        except Exception as exc:  # noqa: BLE001 (an error that cannot be pickled)
-            outbox.send((number, False, RuntimeError(f"{type(value).__name__}: {value}; not picklable: {exc}")))

@@ -325,7 +325,7 @@ class Cleaner:
         """Record an input that could not be processed at all."""
         self.report.add_file(FileReport(file=name, status="error", bytes=size, problems=(problem,)))
 
-    def _later_stage_loads(self) -> Iterator[None]:  # (ends with _LOADED from next())
+    def _later_stage_loads(self) -> Iterator[None]:
         """Load what labelling and merging build on first use, one step
         (0.05-0.2 s) per ``next``: the rule pack, its scanner tables, the
         match-key table and the script conversions. Only a warm-up: a problem

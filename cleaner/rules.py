@@ -182,7 +182,8 @@ def _han_variants(chars: set[str]) -> dict[str, str]:
     joined = "\n".join(ordered)
     name = "han-variants-" + hashlib.sha1(joined.encode("utf-8", "surrogatepass")).hexdigest()[:12]
     codes = cached_codes(name, _variants_fingerprint(joined), lambda: _variant_codes(_han_variants_built(ordered)))
-    return _variants_from_codes(codes) if codes is not None else _han_variants_built(ordered)
+    assert codes is not None  # (the build always gives an array)
+    return _variants_from_codes(codes)
 
 
 def _variants_fingerprint(joined: str) -> str | None:
@@ -190,12 +191,11 @@ def _variants_fingerprint(joined: str) -> str | None:
     dictionaries, the OpenCC version, this module, the characters."""
     import opencc
 
-    from .normalize import _dictionary_files, _opencc_share
+    from .normalize import _dictionary_sources
     from .tablecache import fingerprint
 
     try:
-        share = _opencc_share()
-        sources = [p for c in _VARIANT_CONFIGS for p in (share / f"{c}.json", *(f for _, f in _dictionary_files(c)))]
+        sources = [p for c in _VARIANT_CONFIGS for p in _dictionary_sources(c)]
     except (OSError, ValueError):
         return None
     return fingerprint([*sources, Path(__file__)], [str(getattr(opencc, "__version__", "")), joined])
