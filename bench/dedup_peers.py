@@ -36,10 +36,13 @@ documents) is compared with the clean original (rapidfuzz ``fuzz.ratio`` of
 :func:`bench.score.norm_content` forms: NFC, t2s, width folded, whitespace
 removed): mean and minimum. Speed is MiB of UTF-8 text per second of work
 (input already in memory, tool imported); wall time includes start-up.
-Peak memory is sampled over the tool's process tree (sum of PSS, so forked
-workers are not double-counted) every 50 ms, or less often for big trees so
-that sampling takes under a tenth of the time; "max RSS" is the largest
-single process (``wait4`` ``ru_maxrss``).
+Peak memory is the tool's process tree's sum of PSS (forked workers not
+double-counted), sampled every 50 ms, or less often for big trees so that
+sampling takes under a tenth of the time, in a run of its own after the
+timed ones: reading PSS stalls a large process (:class:`PeakMemory`), so
+the timed runs read only RSS (``--memory same-run`` measures both in one
+run, quicker and slower). "max RSS" is the largest single process
+(``wait4`` ``ru_maxrss``).
 """
 
 from __future__ import annotations
@@ -217,27 +220,100 @@ class Run:
     records_path: str | None = None
 
 
-def _tree_memory(proc: Any) -> tuple[float, float]:
-    """(sum of PSS, sum of RSS) in bytes over a psutil process and its descendants."""
+def _tree(proc: Any) -> list[Any]:
+    """A psutil process and its descendants (just the process if it is gone)."""
     import psutil
 
-    pss = rss = 0.0
     try:
-        procs = [proc, *proc.children(recursive=True)]
+        return [proc, *proc.children(recursive=True)]
     except psutil.Error:
-        return 0.0, 0.0
+        return [proc]
+
+
+def _tree_rss(procs: Sequence[Any]) -> float:
+    """Sum of RSS in bytes (``/proc/<pid>/statm``: a counter, no page-table walk)."""
+    import psutil
+
+    total = 0.0
+    for p in procs:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            continue
+    return total
+
+
+def _tree_pss(procs: Sequence[Any]) -> float:
+    """Sum of PSS in bytes (``smaps_rollup``: walks every page table of every process)."""
+    import psutil
+
+    total = 0.0
     for p in procs:
         try:
             info = p.memory_full_info()
-            pss += getattr(info, "pss", info.rss)
-            rss += info.rss
         except psutil.Error:
             continue
-    return pss, rss
+        total += getattr(info, "pss", info.rss)
+    return total
 
 
-def run_tool(tool: Tool, docs_path: Path, out_dir: Path, workers: int = 2, timeout: float = 1200.0) -> Run:
-    """Run one runner script in a subprocess; measure time and memory; read its result."""
+class PeakMemory:
+    """Peak memory of a process tree: RSS always, PSS when asked for.
+
+    RSS is a counter (cheap). PSS is what the table compares (pages a forked
+    helper shares with its parent counted once), but reading it walks every
+    page table under the process's memory-map lock, which a process mapping
+    or unmapping memory then waits for. Read at up to ``duty`` of the time
+    (``None``: never), it slowed ours at 200 MiB from 48.3-50.4 s to 63.6 s. Reading it only when RSS grew missed peaks (186 against 222 MiB
+    at 10 MiB): copy-on-write raises PSS, not RSS. Hence the harness's
+    separate timed and memory runs (:func:`run_size`).
+
+    >>> m = PeakMemory(duty=0.1)
+    >>> m.due(now=0.0)
+    True
+    >>> m.record(rss=100.0, pss=80.0, at=0.0, cost=0.02)
+    >>> m.due(now=0.1), m.due(now=0.2), PeakMemory(duty=None).due(now=0.0)
+    (False, True, False)
+    """
+
+    def __init__(self, duty: float | None = 0.1) -> None:
+        self.duty = duty
+        self.peak_pss = self.peak_rss = 0.0
+        self.pss_readings = 0
+        self._at = 0.0  # when the last PSS reading was taken
+        self._cost = -1.0  # how long it took (none yet)
+
+    def due(self, now: float) -> bool:
+        """Whether a PSS reading is due at ``now``."""
+        if self.duty is None:
+            return False
+        return self._cost < 0 or (now - self._at) * self.duty >= self._cost
+
+    def record(self, rss: float, pss: float, at: float, cost: float) -> None:
+        """A PSS reading of ``pss`` bytes with the tree at ``rss``, taken ``at`` in ``cost`` seconds."""
+        self._at, self._cost = at, cost
+        self.pss_readings += 1
+        self.peak_pss = max(self.peak_pss, pss)
+        self.peak_rss = max(self.peak_rss, rss)
+
+    def sample(self, proc: Any) -> None:
+        """Read the tree under ``proc``: RSS always, PSS when :meth:`due`."""
+        procs = _tree(proc)
+        rss = _tree_rss(procs)
+        self.peak_rss = max(self.peak_rss, rss)
+        now = time.perf_counter()
+        if self.due(now):
+            pss = _tree_pss(procs)
+            self.record(rss, pss, now, time.perf_counter() - now)
+
+
+def run_tool(tool: Tool, docs_path: Path, out_dir: Path, workers: int = 2, timeout: float = 1200.0,
+             pss: bool = True) -> Run:
+    """Run one runner script in a subprocess; measure time and memory; read its result.
+
+    ``pss``: sample the tree's PSS (slows a large tree down: :class:`PeakMemory`);
+    otherwise only RSS, and the run's ``peak_pss_mib`` is 0.
+    """
     import psutil
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -251,31 +327,24 @@ def run_tool(tool: Tool, docs_path: Path, out_dir: Path, workers: int = 2, timeo
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=str(ROOT))
     ps = psutil.Process(proc.pid)
-    peak_pss = peak_rss = 0.0
+    memory = PeakMemory(0.1 if pss else None)
     status, ru = None, None
     while True:
         pid, st, usage = os.wait4(proc.pid, os.WNOHANG)
         if pid:
             status, ru = st, usage
             break
-        sampled = time.perf_counter()
-        pss, rss = _tree_memory(ps)
-        peak_pss, peak_rss = max(peak_pss, pss), max(peak_rss, rss)
-        # Reading PSS walks the page tables: ~17 ms for a 1.5 GiB process.
-        # Every 50 ms on a tree of three such processes took most of a core
-        # from the tool being measured, so sampling stays under a tenth of
-        # the time (a multi-GiB tree is then sampled a few times a second).
-        cost = time.perf_counter() - sampled
+        memory.sample(ps)
         if time.perf_counter() - t0 > timeout:
             proc.kill()
             os.wait4(proc.pid, 0)
             log.close()
             return Run(tool.name, False, f"timed out after {timeout:.0f} s", wall_s=timeout)
-        time.sleep(max(0.05, 9 * cost))
+        time.sleep(0.05)
     wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
     log.close()
-    run = Run(tool.name, False, wall_s=wall, peak_pss_mib=peak_pss / MIB, peak_rss_tree_mib=peak_rss / MIB,
+    run = Run(tool.name, False, wall_s=wall, peak_pss_mib=memory.peak_pss / MIB, peak_rss_tree_mib=memory.peak_rss / MIB,
               max_rss_mib=(ru.ru_maxrss / 1024.0) if ru else 0.0)
     result: dict[str, Any] = {}
     if out.exists():
@@ -449,9 +518,10 @@ def format_table(rows: list[dict[str, Any]]) -> str:
             mixed = max(mixed, r["canonical"]["mixed_records"])
             merged = max(merged, r["canonical"]["merged_articles_any_source"])
         sp = f"{r['mib_s'] / ours['mib_s']:.2f}x" if ours and ours["mib_s"] else "-"
-        mem = f"{r['peak_pss_mib'] / ours['peak_pss_mib']:.2f}x" if ours and ours["peak_pss_mib"] else "-"
+        mem = f"{r['peak_pss_mib'] / ours['peak_pss_mib']:.2f}x" if ours and ours["peak_pss_mib"] and r["peak_pss_mib"] else "-"
+        peak = f"{r['peak_pss_mib']:.0f}" if r["peak_pss_mib"] else "-"  # 0: its memory run failed
         lines.append(
-            f"| {r['tool']} | {r['mib_s']:.2f} | {r['work_s']:.1f} | {r['wall_s']:.1f} | {r['peak_pss_mib']:.0f} "
+            f"| {r['tool']} | {r['mib_s']:.2f} | {r['work_s']:.1f} | {r['wall_s']:.1f} | {peak} "
             f"| {r['max_rss_mib']:.0f} | {s['recall']:.3f} | {s['precision']:.3f} | {s['f1']:.3f} | {s['false_pairs']} "
             f"| {mixed} | {merged} | {sp} | {mem} |"
         )
@@ -509,9 +579,9 @@ def format_targets(rows: list[dict[str, Any]]) -> str:
         lines.append(f"- duplicate detection alone: {dedup['mib_s']:.2f} MiB/s = {ratio:.2f}x the fastest peer "
                      f"({fastest['tool']}, {fastest['mib_s']:.2f} MiB/s; target >= 2x)")
     ds = by.get("datasketch")
-    if ds:
+    if ds and ds["peak_pss_mib"]:
         for r in (full, dedup):
-            if r:
+            if r and r["peak_pss_mib"]:
                 lines.append(f"- peak memory, {r['tool']}: {r['peak_pss_mib']:.0f} MiB = "
                              f"{r['peak_pss_mib'] / ds['peak_pss_mib']:.2f}x datasketch's {ds['peak_pss_mib']:.0f} MiB (target <= 1x)")
     return "\n".join(lines)
@@ -534,10 +604,12 @@ def format_scaling(runs: list[tuple[float, list[dict[str, Any]]]]) -> str:
     return "\n".join(lines)
 
 
-def combine_runs(tool: str, runs: list[Run], mib: float) -> dict[str, Any]:
+def combine_runs(tool: str, runs: list[Run], mib: float, memory: Run | None = None) -> dict[str, Any]:
     """One table row from a tool's runs on one corpus: the median work and
     wall time of the runs that worked (with every run's MiB/s listed), the
-    largest peak memory; an error row when none worked.
+    largest peak memory; an error row when none worked. With a ``memory``
+    run (PSS sampled, its time not counted), peak PSS is that run's (0 when
+    it failed, with ``memory_error``).
 
     >>> r = combine_runs("t", [Run("t", True, work_s=2.0, peak_pss_mib=90), Run("t", True, work_s=1.0, peak_pss_mib=80),
     ...                        Run("t", True, work_s=4.0, peak_pss_mib=85)], 10.0)
@@ -565,6 +637,13 @@ def combine_runs(tool: str, runs: list[Run], mib: float) -> dict[str, Any]:
         "mib_s_runs": [mib / r.work_s if r.work_s > 0 else 0.0 for r in ok],
         "failed_runs": len(runs) - len(ok),
     }
+    if memory is not None:
+        row["peak_pss_mib"] = memory.peak_pss_mib if memory.ok else 0.0
+        row["peak_rss_tree_mib"] = max(row["peak_rss_tree_mib"], memory.peak_rss_tree_mib)
+        row["max_rss_mib"] = max(row["max_rss_mib"], memory.max_rss_mib)
+        row["memory_run_mib_s"] = mib / memory.work_s if memory.ok and memory.work_s > 0 else 0.0
+        if not memory.ok:
+            row["memory_error"] = memory.error
     return row
 
 
@@ -585,7 +664,9 @@ def run_size(args: argparse.Namespace, n_docs: int, git_state: str) -> tuple[flo
     wanted = {s.strip() for s in args.tools.split(",") if s.strip()}
     tools = [tool for tool in TOOLS if not wanted or tool.name in wanted]
     repeat = args.repeat  # (1 or more: main checks)
+    own_memory_run = args.memory == "own-run"
     runs: dict[str, list[Run]] = {tool.name: [] for tool in tools}
+    memory_runs: dict[str, Run] = {}
     scores: dict[str, dict[str, Any]] = {}  # of each tool's first run that worked
     # Rounds of every tool, not one tool n times: the machine's speed drifts
     # over minutes, and each round then meets it alike.
@@ -593,20 +674,34 @@ def run_size(args: argparse.Namespace, n_docs: int, git_state: str) -> tuple[flo
         for tool in tools:
             label = tool.name if repeat == 1 else f"{tool.name} ({round_no}/{repeat})"
             print(f"running {label} ...", end=" ", flush=True)
-            run = run_tool(tool, docs_path, work / "runs", args.workers, args.timeout)
+            run = run_tool(tool, docs_path, work / "runs", args.workers, args.timeout, pss=not own_memory_run)
             runs[tool.name].append(run)
             if run.ok:
                 speed = mib / run.work_s if run.work_s > 0 else 0.0
-                print(f"{speed:.2f} MiB/s, peak {run.peak_pss_mib:.0f} MiB", end="", flush=True)
+                peak = "" if own_memory_run else f", peak {run.peak_pss_mib:.0f} MiB"
+                print(f"{speed:.2f} MiB/s{peak}", end="", flush=True)
                 if tool.name not in scores:  # scored once: the clusters do not change between runs
                     scores[tool.name] = score_clusters(corpus, run.clusters)
                     print(f", recall {scores[tool.name]['recall']:.3f}", end="")
                 print(flush=True)
             else:
                 print(f"could not run: {run.error}", flush=True)
+    # Peak PSS from a run of its own: reading PSS slows a large tree down
+    # (PeakMemory), so the timed runs above read only RSS.
+    for tool in tools if own_memory_run else ():
+        if not any(r.ok for r in runs[tool.name]):
+            continue
+        print(f"memory of {tool.name} ...", end=" ", flush=True)
+        mem = run_tool(tool, docs_path, work / "runs", args.workers, args.timeout, pss=True)
+        memory_runs[tool.name] = mem
+        if mem.ok:
+            print(f"peak {mem.peak_pss_mib:.0f} MiB ({mib / mem.work_s if mem.work_s > 0 else 0.0:.2f} MiB/s "
+                  "while sampled)", flush=True)
+        else:
+            print(f"could not run: {mem.error}", flush=True)
     rows: list[dict[str, Any]] = []
     for tool in tools:
-        row = combine_runs(tool.name, runs[tool.name], mib)
+        row = combine_runs(tool.name, runs[tool.name], mib, memory_runs.get(tool.name))
         first = next((r for r in runs[tool.name] if r.ok), None)
         if first is not None:
             row["score"] = scores[tool.name]
@@ -666,6 +761,13 @@ def main(argv: Iterable[str] | None = None) -> int:
         type=int,
         default=1,
         help="run every tool this many times (in rounds) and report the median speed and the largest peak",
+    )
+    ap.add_argument(
+        "--memory",
+        choices=("own-run", "same-run"),
+        default="own-run",
+        help="own-run (default): peak PSS from one more run of each tool, the timed runs read only RSS; "
+        "same-run: PSS sampled during the timed runs (quicker, but slows large process trees)",
     )
     ap.add_argument("--workdir", default=str(ROOT / "bench" / ".cache" / "dedup-peers"))
     ap.add_argument("--json", dest="json_out", default=None, help="write every figure to this JSON file")

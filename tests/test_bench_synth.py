@@ -156,3 +156,54 @@ def test_repeated_runs_combine_into_the_median_speed_and_the_largest_peak():
     # No run worked: the row says why, with no speed.
     bad = combine_runs("t", [Run("t", False, error="could not import")], 10.0)
     assert not bad["ok"] and bad["error"] == "could not import" and "mib_s" not in bad
+
+
+def test_a_memory_run_gives_the_peak_and_the_timed_runs_the_speed():
+    from bench.dedup_peers import Run, combine_runs, format_table
+
+    timed = [Run("t", True, work_s=2.0, wall_s=3.0, peak_rss_tree_mib=150, max_rss_mib=100)]
+    memory = Run("t", True, work_s=3.0, wall_s=4.0, peak_pss_mib=120, peak_rss_tree_mib=160, max_rss_mib=110)
+    row = combine_runs("t", timed, 10.0, memory)
+    assert row["mib_s"] == 5.0 and row["peak_pss_mib"] == 120  # speed from the timed run only
+    assert row["peak_rss_tree_mib"] == 160 and row["max_rss_mib"] == 110
+    assert abs(row["memory_run_mib_s"] - 10.0 / 3.0) < 1e-9
+    # A memory run that failed leaves the peak unknown, not 0 MiB.
+    row = combine_runs("t", timed, 10.0, Run("t", False, error="killed"))
+    assert row["peak_pss_mib"] == 0.0 and row["memory_error"] == "killed"
+    row["score"] = {"recall": 1.0, "precision": 1.0, "f1": 1.0, "false_pairs": 0, "mixed_clusters": 0,
+                    "merged_articles": 0}
+    line = format_table([row]).splitlines()[-1]
+    assert line.split("|")[5].strip() == "-"
+
+
+_ALLOCATING_TOOL = """
+import argparse, json, time
+ap = argparse.ArgumentParser()
+for name in ("--input", "--out", "--workers", "--workdir"):
+    ap.add_argument(name)
+args = ap.parse_args()
+t = time.perf_counter()
+block = bytearray(96 * 2**20)
+for i in range(0, len(block), 4096):  # a page is resident once written
+    block[i] = 1
+time.sleep(0.6)
+with open(args.out, "w") as fh:
+    json.dump({"tool": "alloc", "clusters": [], "work_s": time.perf_counter() - t, "notes": ""}, fh)
+"""
+
+
+@pytest.mark.parametrize("pss", [True, False])
+def test_the_harness_measures_a_real_process_tree(tmp_path, pss):
+    from bench.dedup_peers import Tool, run_tool
+
+    script = tmp_path / "alloc.py"
+    script.write_text(_ALLOCATING_TOOL, encoding="utf-8")
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text("", encoding="utf-8")
+    run = run_tool(Tool("alloc", str(script)), docs, tmp_path / "runs", pss=pss)
+    assert run.ok and run.work_s >= 0.6
+    assert run.peak_rss_tree_mib >= 96 and run.max_rss_mib >= 96
+    if pss:  # read while the block was held
+        assert 96 <= run.peak_pss_mib <= run.peak_rss_tree_mib
+    else:  # the timed run never walks the page tables
+        assert run.peak_pss_mib == 0.0
