@@ -648,6 +648,19 @@ class _Graph:
         # it without an exact intersection.
         return not self.far(y, m) or self.same(y, m) or self.overlapping_pieces(center, y, m)
 
+    def compatible_with_all(self, center: int, y: int, members: Sequence[int]) -> bool:
+        """``all(self.compatible(center, y, m) for m in members)``, the
+        members whose signature estimate alone rules out "far" settled in
+        one numpy pass (a leader's guard is checked for every text that
+        joins it: one call each was most of those checks' time)."""
+        if self.sigs is not None and len(members) > 1:
+            agree = np.count_nonzero(self.sigs[list(members)] == self.sigs[y], axis=1).tolist()
+            width, floor = self.sigs.shape[1], self.cfg.compatible_jaccard
+            # far()'s own test, on the same floats: settled ones have no
+            # side effect to keep, the rest keep their order.
+            members = [m for m, a in zip(members, agree) if not max(0.0, a / width - ESTIMATE_MARGIN) >= floor]
+        return all(self.compatible(center, y, m) for m in members)
+
 
 class ArticleClusterer:
     """Finds clusters of copies among articles given as texts.
@@ -801,7 +814,7 @@ class ArticleClusterer:
                 # Members stand for their satellites through each one's
                 # guard (its satellites least like it).
                 guard = members[1:] + [s for m in members for s in guards.get(m, ())]
-                if all(graph.compatible(x, y, m) for m in guard):
+                if graph.compatible_with_all(x, y, guard):
                     members.append(y)
                     assigned[y] = len(clusters)
                 else:
@@ -856,7 +869,7 @@ class ArticleClusterer:
                 # or the satellite x was found through (which may hold a
                 # passage the leader lacks).
                 center = r if through is None else through
-                if all(graph.compatible(center, x, s) for _, s in guards[r]):
+                if graph.compatible_with_all(center, x, [s for _, s in guards[r]]):
                     found = (jac, r)
             if found is None:
                 return None
@@ -906,7 +919,8 @@ class ArticleClusterer:
                 row = bands[pos].tolist() if bands is not None and graph.sizes[x] else []
                 # The texts sharing a bucket with x; how many buckets each
                 # shares is counted only when needed.
-                found = [b for b in map(dict.get, tables, row) if b is not None]
+                buckets = list(map(dict.get, tables, row))
+                found = [b for b in buckets if b is not None]
                 singles = [b for b in found if type(b) is int]
                 many = [b for b in found if type(b) is not int]
                 hits = set(singles).union(*many)
@@ -937,8 +951,18 @@ class ArticleClusterer:
                     self.counters["satellites"] += 1
                     # Satellites are indexed too, a few per bucket: enough to be
                     # found through, without growing with the copies.
-                    for table, h in zip(tables, row):
-                        _bucket_add(table, h, x, cfg.bucket_probes)
+                    # (_bucket_add, inline, on the buckets looked up above:
+                    # nothing since has changed them; most are full lists.)
+                    cap = cfg.bucket_probes
+                    for table, h, b in zip(tables, row, buckets):
+                        if b is None:
+                            if cap > 0:
+                                table[h] = x
+                        elif type(b) is int:
+                            if cap > 1:
+                                table[h] = [b, x]
+                        elif len(b) < cap:
+                            b.append(x)
                     by_sample.add(x, sampled, capped=True)
                     continue
                 leaders.append(x)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from collections import defaultdict
 import random
 
 import numpy as np
@@ -195,6 +196,35 @@ def test_leader_pass_equals_every_pair_linked(seed: int) -> None:
     assert sorted(map(sorted, got)) == sorted(map(sorted, want))
     assert fast.counters["satellites"] > 100  # the leader pass did fold copies
     assert fast.counters["verified_pairs"] < slow.counters["verified_pairs"] / 2
+
+
+def test_guard_checked_at_once_equals_one_member_at_a_time() -> None:
+    """The leader pass checks a text against a whole guard in one call;
+    the answer must be what checking each member in turn gives, for texts
+    the estimate settles (copies) and those it cannot (pieces, unrelated)."""
+    from cleaner.cluster import _Graph
+
+    rng = random.Random(11)
+    a, b = _article(rng, 10), _article(rng, 10)
+    lines = a.split("\n")
+    texts = [_edit(a, 0.02, rng) for _ in range(4)] + [_edit(b, 0.03, rng) for _ in range(3)]
+    texts += ["\n".join(lines[:4]), "\n".join(lines[6:]), "\n".join(lines[3:7]), a + "\n" + b]
+    clusterer = ArticleClusterer()
+    sets, words = clusterer.shingles(texts)
+    sigs = clusterer.hasher.signatures(sets)
+
+    def graph() -> _Graph:
+        return _Graph(clusterer.config, sets, words, texts.__getitem__, defaultdict(int), sigs, [len(x) for x in sets])
+
+    n, checked, refused = len(texts), 0, 0
+    for _ in range(300):
+        center, y = rng.randrange(n), rng.randrange(n)
+        members = rng.sample(range(n), rng.randrange(0, 6))
+        want = all(graph().compatible(center, y, m) for m in members)
+        assert graph().compatible_with_all(center, y, members) == want, (center, y, members)
+        checked += 1
+        refused += not want
+    assert 0 < refused < checked  # both answers were exercised
 
 
 def _containment_candidates_naive(clusterer: ArticleClusterer, sets: list[np.ndarray]) -> set[tuple[int, int]]:
