@@ -42,9 +42,10 @@ import numpy as np
 from .config import ClusterConfig
 from .index import BandIndex
 from .mojibake import clear_line_caches
+from .normalize import match_key_codes
 from .parallel import long_lived, map_ordered, refreeze_long_lived, release_free_memory, resolve_workers
 from .segment import parse_ordinal
-from .shingle import match_keys, shingle_hashes, shingle_hashes_text
+from .shingle import key_code_hashes, match_keys, shingle_hashes, shingle_hashes_text
 from .sketch import MinHasher
 from .spill import SpilledArrays, sizes_of
 
@@ -1049,7 +1050,9 @@ def _window_hashes(text: str, latin: bool, cfg: ClusterConfig, key: str | None =
     caller has it)."""
     if latin:
         return shingle_hashes_text(text, cfg.shingle_k, cfg.word_k, unique=False)
-    return shingle_hashes(match_keys([text])[0] if key is None else key, cfg.shingle_k, unique=False)
+    if key is None:
+        return key_code_hashes(match_key_codes(text), cfg.shingle_k, unique=False)
+    return shingle_hashes(key, cfg.shingle_k, unique=False)
 
 
 def _digest(arr: np.ndarray) -> bytes:

@@ -493,6 +493,13 @@ def _mask_sub(m: re.Match[str]) -> str:
 
 
 def _key(text: str, want_map: bool) -> tuple[str, np.ndarray | None]:
+    key_codes, offsets = _key_codes(text, want_map)
+    return _from_codes(key_codes), offsets
+
+
+def _key_codes(text: str, want_map: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """The match key's code points (``uint32``) and, with ``want_map``, the
+    source offset of each."""
     codes = _key_table()[_to_codes(text)]
     folded = _from_codes(codes)
     offsets = np.arange(len(folded), dtype=np.int64) if want_map else None
@@ -531,8 +538,7 @@ def _key(text: str, want_map: bool) -> tuple[str, np.ndarray | None]:
         single[1:] = ~(kw[1:] & kw[:-1])
         key_codes = key_codes[single]
         out_offsets = out_offsets[single] if out_offsets is not None else None
-    key = _from_codes(key_codes)
-    return key, out_offsets
+    return key_codes, out_offsets
 
 
 def match_key(text: str) -> str:
@@ -546,6 +552,16 @@ def match_key(text: str) -> str:
     '□市长在会上说同志们abc'
     """
     return _key(text, False)[0]
+
+
+def match_key_codes(text: str) -> np.ndarray:
+    """:func:`match_key` as code points (``uint32``), for callers that hash
+    the key rather than read it (no string made to be taken apart again).
+
+    >>> "".join(map(chr, match_key_codes("XX市長：ＡＢＣ"))) == match_key("XX市長：ＡＢＣ")
+    True
+    """
+    return _key_codes(text, False)[0]
 
 
 def match_key_with_map(text: str) -> tuple[str, list[int]]:

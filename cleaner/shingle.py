@@ -243,9 +243,21 @@ def shingle_hashes(key: str, k: int = 5, word_k: int = 3, *, unique: bool = True
     """
     if k < 1:
         raise ValueError(f"k must be >= 1, not {k}")
-    if not key:
+    return key_code_hashes(_codes(key), k, unique=unique)
+
+
+def key_code_hashes(codes: np.ndarray, k: int = 5, *, unique: bool = True) -> np.ndarray:
+    """:func:`shingle_hashes` of a key given as its code points
+    (:func:`cleaner.normalize.match_key_codes`).
+
+    >>> bool((key_code_hashes(np.array([ord(c) for c in "同志们这次会议"])) == shingle_hashes("同志们这次会议")).all())
+    True
+    """
+    if k < 1:
+        raise ValueError(f"k must be >= 1, not {k}")
+    if not len(codes):
         return _EMPTY.copy()
-    units = _codes(key).astype(np.uint64)
+    units = codes.astype(np.uint64)
     n = len(units)
     if n <= k:
         starts = np.zeros(1, dtype=np.int64)

@@ -274,6 +274,21 @@ def test_property_key_equals_key_with_map(text):
 
 
 @settings(max_examples=100, deadline=None)
+@given(_texts)
+def test_property_key_codes_hashed_equal_the_key_string_hashed(text):
+    """Clustering hashes the key's code points without making the string:
+    the same shingles as hashing the string."""
+    import numpy as np
+
+    from cleaner.normalize import match_key_codes
+    from cleaner.shingle import key_code_hashes, shingle_hashes
+
+    codes = match_key_codes(text)
+    assert "".join(map(chr, codes.tolist())) == match_key(text)
+    for k in (1, 5):
+        assert np.array_equal(key_code_hashes(codes, k, unique=False), shingle_hashes(match_key(text), k, unique=False))
+
+
 @given(st.text(alphabet="abcdefghijklmnopqrstuvwyzABCDEFGHIJKLMNOPQRSTUVWYZ0123456789 .,-", max_size=40))
 def test_property_latin_without_x_only_loses_punctuation(text):
     assert match_key(text) == "".join(c.lower() for c in text if c.isalnum())
