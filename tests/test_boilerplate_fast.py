@@ -200,6 +200,27 @@ def test_rule_step_on_two_processes_equals_the_reference(
     assert boilerplate._RULING is None and boilerplate._RULING_STATE is None  # nothing kept after
 
 
+def test_steps_two_and_three_on_two_processes_equal_the_reference(
+    seed_texts: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Block keys sketched and repeated n-grams counted on forked
+    processes (as on a large corpus): the same cuts, rules and counters."""
+    monkeypatch.setattr(boilerplate, "_PARALLEL_KEY_CHARS", 0)
+    monkeypatch.setattr(boilerplate, "_PARALLEL_WINDOWS", 0)
+    spread: list[str] = []
+    map_ordered = boilerplate.map_ordered
+
+    def recorded(fn, items, **kw):  # type: ignore[no-untyped-def]
+        spread.append(fn.__name__)
+        return map_ordered(fn, items, **kw)
+
+    monkeypatch.setattr(boilerplate, "map_ordered", recorded)
+    docs = [{"id": f"{n}#{i}", "text": t} for i in range(3) for n, t in seed_texts.items()]
+    cuts, _, counters = _assert_same(_segmented(docs) + _corpus(12, 3, 30), workers=2)
+    assert cuts and {"_sketch_batch", "_repeated_in_part"} <= set(spread)
+    assert boilerplate._SKETCHING is None and boilerplate._COUNTING is None  # nothing kept after
+
+
 def _docs779() -> list[dict[str, str]]:
     cached = ROOT / "bench" / ".cache" / "dedup-peers" / "seed1-docs779" / "docs.jsonl"
     if cached.is_file():
