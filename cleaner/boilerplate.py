@@ -873,19 +873,22 @@ def _key_roots(
     index = BandIndex(cfg.block_threshold, cfg.num_perm)
     bands = index.band_hashes(sigs)
     # As BandIndex.add_many: empty signatures (empty keys) are not indexed.
-    empty = (sigs == np.iinfo(sigs.dtype).max).all(axis=1).tolist() if sigs.dtype.kind == "u" else [False] * n
-    buckets: dict[int, list[int]] = {}
-    for j, row in enumerate(bands.tolist()):
-        if empty[j]:
-            continue
-        for h in row:
-            bucket = buckets.get(h)
-            if bucket is None:
-                buckets[h] = [j]
-            else:
-                bucket.append(j)  # keys arrive in order: buckets stay sorted
+    empty = (sigs == np.iinfo(sigs.dtype).max).all(axis=1) if sigs.dtype.kind == "u" else np.zeros(n, dtype=bool)
+    # Buckets as runs of one band hash, keys ascending within each (numpy:
+    # a dict of lists filled key by key was most of this step's time on a
+    # large corpus). The links made below do not depend on the order the
+    # buckets are visited in: a pair is skipped only when already linked.
+    indexed = np.flatnonzero(~empty)
+    hs = np.asarray(bands)[indexed].ravel()
+    js = np.repeat(indexed, bands.shape[1] if len(indexed) else 0)
+    order = np.lexsort((js, hs))
+    hs, js = hs[order], js[order]
+    starts = np.flatnonzero(np.r_[True, hs[1:] != hs[:-1]]) if len(hs) else np.zeros(0, dtype=np.int64)
+    ends = np.r_[starts[1:], len(hs)] if len(hs) else starts
     uf = UnionFind(n)
     grouped = [False] * n
+    for head in js[starts].tolist():
+        grouped[head] = True
     sets: dict[int, np.ndarray] = {}
 
     def shingles(j: int) -> np.ndarray:
@@ -893,12 +896,14 @@ def _key_roots(
             sets[j] = shingle_hashes(keys[j], cfg.shingle_k)  # sorted, unique
         return sets[j]
 
-    for bucket in buckets.values():
+    multi = np.flatnonzero(ends - starts > 1)
+    for a, b in zip(starts[multi].tolist(), ends[multi].tolist()):
         # The bucket's head is the first block of its first key; it takes
         # the other blocks of that key (a bucket of one key included, which
-        # holds two or more blocks whenever the key has several).
+        # holds two or more blocks whenever the key has several: grouped
+        # above).
+        bucket = js[a:b].tolist()
         head = bucket[0]
-        grouped[head] = True
         for other in bucket[1:]:
             if other == head or uf.find(other) == uf.find(head):
                 continue
