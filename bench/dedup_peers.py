@@ -264,8 +264,9 @@ class PeakMemory:
     helper shares with its parent counted once), but reading it walks every
     page table under the process's memory-map lock, which a process mapping
     or unmapping memory then waits for. Read at up to ``duty`` of the time
-    (``None``: never), it slowed ours at 200 MiB from 48.3-50.4 s to 63.6 s. Reading it only when RSS grew missed peaks (186 against 222 MiB
-    at 10 MiB): copy-on-write raises PSS, not RSS. Hence the harness's
+    (``None``: never), it slowed ours at 200 MiB from 48.3-50.4 s to 63.6 s.
+    Reading it only when RSS grew missed peaks (186 against 222 MiB at
+    10 MiB): copy-on-write raises PSS, not RSS. Hence the harness's
     separate timed and memory runs (:func:`run_size`).
 
     >>> m = PeakMemory(duty=0.1)
@@ -279,7 +280,6 @@ class PeakMemory:
     def __init__(self, duty: float | None = 0.1) -> None:
         self.duty = duty
         self.peak_pss = self.peak_rss = 0.0
-        self.pss_readings = 0
         self._at = 0.0  # when the last PSS reading was taken
         self._cost = -1.0  # how long it took (none yet)
 
@@ -292,7 +292,6 @@ class PeakMemory:
     def record(self, rss: float, pss: float, at: float, cost: float) -> None:
         """A PSS reading of ``pss`` bytes with the tree at ``rss``, taken ``at`` in ``cost`` seconds."""
         self._at, self._cost = at, cost
-        self.pss_readings += 1
         self.peak_pss = max(self.peak_pss, pss)
         self.peak_rss = max(self.peak_rss, rss)
 

@@ -43,6 +43,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .cluster import run_ranks
 from .config import BoilerplateConfig
 from .index import BandIndex
 from .parallel import map_ordered, resolve_workers
@@ -824,7 +825,7 @@ def _key_signatures(keys: Sequence[str], hasher: MinHasher, k: int, workers: int
     n = resolve_workers(workers)
     chars = sum(map(len, keys))
     if n == 1 or chars < _PARALLEL_KEY_CHARS:
-        return [hasher.signatures_flat(*shingle_hashes_many(keys[b], k)) for b in char_batches(keys, _KEY_BATCH_CHARS)]
+        return [_signatures_of(keys[b], hasher, k) for b in char_batches(keys, _KEY_BATCH_CHARS)]
     # A few batches per process, so that the last one to finish ends soon
     # after the others.
     batches = list(char_batches(keys, min(_KEY_BATCH_CHARS, max(1, chars // (4 * n)))))
@@ -840,7 +841,11 @@ def _sketch_batch(batch: slice) -> np.ndarray:
     inherited by fork)."""
     assert _SKETCHING is not None, "no sketching in progress"
     keys, hasher, k = _SKETCHING
-    return hasher.signatures_flat(*shingle_hashes_many(keys[batch], k))
+    return _signatures_of(keys[batch], hasher, k)
+
+
+def _signatures_of(keys: Sequence[str], hasher: MinHasher, k: int) -> np.ndarray:
+    return hasher.signatures_flat(*shingle_hashes_many(keys, k))
 
 
 def _key_roots(
@@ -1201,10 +1206,7 @@ def _repeated_runs(
         # outnumber max_group_articles, so none are related) and the pairs
         # held 66.9M windows; kept to three clusters a text, 21.3M.
         by_text = np.argsort(pairs % ntext, kind="stable")
-        texts_sorted = pairs[by_text] % ntext
-        firsts = np.flatnonzero(np.r_[True, texts_sorted[1:] != texts_sorted[:-1]])
-        rank = np.arange(len(pairs)) - np.repeat(firsts, np.diff(np.r_[firsts, len(pairs)]))
-        pairs = np.sort(pairs[by_text[rank < min_clusters]])
+        pairs = np.sort(pairs[by_text[run_ranks(pairs[by_text] % ntext) < min_clusters]])
     pcl, ptext = pairs // ntext, pairs % ntext
     is_rep = np.zeros(len(hashes), dtype=bool)
     # Windows are counted in parts by hash (every window of one hash is in

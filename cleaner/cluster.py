@@ -263,7 +263,7 @@ class _SampleOwners:
         # One array at a time, each old one dropped as soon as it is merged:
         # the fold's peak is what bounds the pass's memory on large runs.
         self._h = h = np.insert(self._h, at, lh)
-        ranks = _ranks(h)
+        ranks = run_ranks(h)
         # A hash is full once it has an entry at rank cap - 1.
         self._full = h[ranks == self.cap - 1]
         self._lead = lead = np.insert(self._lead, at, ll)
@@ -284,7 +284,7 @@ class _SampleOwners:
         n = hi - lo
         take = np.repeat(lo - np.cumsum(n) + n, n) + np.arange(int(n.sum()))
         owners, lead, hashes = self._o[take], self._lead[take], self._h[take]
-        rank = _ranks(hashes)  # each hash's entries are one run here
+        rank = run_ranks(hashes)  # each hash's entries are one run here
         if self._logged and len(sampled):
             lh = self._lh[: self._logged]
             at = np.searchsorted(sampled, lh)
@@ -296,16 +296,16 @@ class _SampleOwners:
             before = n[np.searchsorted(sampled, lh)]
             owners = np.concatenate([owners, lo_])
             lead = np.concatenate([lead, ll])
-            rank = np.concatenate([rank, _ranks(lh) + before])
+            rank = np.concatenate([rank, run_ranks(lh) + before])
         counted = owners[lead | (rank < self.cap)]
         ids, times = np.unique(counted, return_counts=True)
         return Counter(dict(zip(ids.tolist(), times.tolist())))
 
 
-def _ranks(sorted_values: np.ndarray) -> np.ndarray:
+def run_ranks(sorted_values: np.ndarray) -> np.ndarray:
     """Each element's position within its run of equal values.
 
-    >>> _ranks(np.array([3, 3, 5, 7, 7, 7])).tolist()
+    >>> run_ranks(np.array([3, 3, 5, 7, 7, 7])).tolist()
     [0, 1, 0, 0, 1, 2]
     """
     n = len(sorted_values)
@@ -475,7 +475,12 @@ def _bucket_add(table: dict[int, int | list[int]], h: int, x: int, cap: int | No
     >>> t
     {7: [1, 2], 8: 4}
     """
-    b = table.get(h)
+    _bucket_put(table, h, table.get(h), x, cap)
+
+
+def _bucket_put(table: dict[int, int | list[int]], h: int, b: int | list[int] | None, x: int, cap: int | None) -> None:
+    """:func:`_bucket_add` when bucket ``h``'s content ``b`` has been looked
+    up already."""
     if b is None:
         if cap is None or cap > 0:
             table[h] = x
@@ -952,18 +957,9 @@ class ArticleClusterer:
                     self.counters["satellites"] += 1
                     # Satellites are indexed too, a few per bucket: enough to be
                     # found through, without growing with the copies.
-                    # (_bucket_add, inline, on the buckets looked up above:
-                    # nothing since has changed them; most are full lists.)
-                    cap = cfg.bucket_probes
+                    # (The buckets looked up above: nothing since has changed them.)
                     for table, h, b in zip(tables, row, buckets):
-                        if b is None:
-                            if cap > 0:
-                                table[h] = x
-                        elif type(b) is int:
-                            if cap > 1:
-                                table[h] = [b, x]
-                        elif len(b) < cap:
-                            b.append(x)
+                        _bucket_put(table, h, b, x, cfg.bucket_probes)
                     by_sample.add(x, sampled, capped=True)
                     continue
                 leaders.append(x)

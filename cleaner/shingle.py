@@ -241,8 +241,6 @@ def shingle_hashes(key: str, k: int = 5, word_k: int = 3, *, unique: bool = True
     >>> len(shingle_hashes("同志们")), len(shingle_hashes(""))
     (1, 0)
     """
-    if k < 1:
-        raise ValueError(f"k must be >= 1, not {k}")
     return key_code_hashes(_codes(key), k, unique=unique)
 
 
