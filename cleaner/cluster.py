@@ -1186,7 +1186,7 @@ def cluster_texts(
     with SpilledArrays() as sets, long_lived():
         # As bytes: see utf8_text_features (a str sent would keep a copy).
         utf8 = (t.encode("utf-8", "surrogatepass") for t in texts())
-        words, sigs, digests = collect_features(_features_in_pools(utf8, cfg, workers), sets)
+        words, sigs, digests = collect_features(features_in_pools(utf8, cfg, workers), sets)
         clear_line_caches()  # repairing is done (this process repaired texts too)
         refreeze_long_lived()  # the features, before the helper forks
         clusters = clusterer.cluster(
@@ -1195,23 +1195,31 @@ def cluster_texts(
     return [[ids[i] for i in c] for c in clusters]
 
 
-# Texts per pool of feature workers (see _features_in_pools).
+# Texts per pool of feature workers (see features_in_pools).
 _FEATURE_POOL_TEXTS = 4096
 
 
-def _features_in_pools(utf8: Iterator[bytes], cfg: ClusterConfig, workers: int) -> Iterator[TextFeatures]:
-    """:func:`utf8_text_features` of each text, on ``workers`` processes, a
-    fresh pool every ``_FEATURE_POOL_TEXTS`` texts.
+def features_in_pools(
+    utf8: Iterable[bytes], cfg: ClusterConfig, workers: int, *, repair: bool = True, chunk_size: int = 32
+) -> Iterator[TextFeatures]:
+    """:func:`utf8_text_features` of each text, in order, on ``workers``
+    processes, a fresh pool every ``_FEATURE_POOL_TEXTS`` texts.
 
     Reading a caller's text to send it writes to its reference count, on a
     page the forked workers share: the kernel copies the page, and while
     those workers live every text read costs a page twice (60 MB at
-    200 MiB). Workers forked later share the copies instead.
+    200 MiB). Workers forked later share the copies instead. ``utf8`` is
+    read as the pool asks for texts, so a caller can make them while the
+    helpers work on earlier ones.
+
+    >>> [f.words for f in features_in_pools(iter([b"hello world again", "\u540c\u5fd7\u4eec".encode()]), ClusterConfig(), 1)]
+    [True, False]
     """
-    fn = partial(utf8_text_features, config=cfg)
-    while (head := next(utf8, None)) is not None:
-        batch = chain([head], islice(utf8, _FEATURE_POOL_TEXTS - 1))
-        yield from map_ordered(fn, batch, workers=workers, chunk_size=32)
+    fn = partial(utf8_text_features, config=cfg, repair=repair)
+    texts = iter(utf8)
+    while (head := next(texts, None)) is not None:
+        batch = chain([head], islice(texts, _FEATURE_POOL_TEXTS - 1))
+        yield from map_ordered(fn, batch, workers=workers, chunk_size=chunk_size)
 
 
 def collect_features(

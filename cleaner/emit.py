@@ -19,11 +19,10 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from functools import partial
 from dataclasses import dataclass
 from typing import Any
 
-from .cluster import ArticleClusterer, collect_features, continues, utf8_text_features
+from .cluster import ArticleClusterer, collect_features, continues, features_in_pools
 from .config import CleanConfig
 from .merge import PartSource, Variant, merge_variants
 from .normalize import convert_script, match_key, preload_conversions
@@ -187,17 +186,26 @@ class RecordBuilder:
         """
         if on_phase is not None:
             on_phase("clustering")
-        articles, outside = self._clean(files, labels or {})
-        refreeze_long_lived()  # the clean articles live as long as the files
+        articles: list[CleanArticle] = []
+        bodies: list[str] = []
+        outside: dict[tuple[str, int], list[Removal]] = {}
+
+        def utf8() -> Iterator[bytes]:
+            # Cleaned as the feature pool asks for them, so the helpers
+            # shingle the first articles while this process cleans the
+            # next. As bytes: see utf8_text_features (a str sent would
+            # keep a copy).
+            for a in self._iter_clean(files, labels or {}, outside):
+                articles.append(a)
+                bodies.append(a.body)
+                yield bodies[-1].encode("utf-8", "surrogatepass")
+
         cfg = self.config.cluster
-        bodies = [a.body for a in articles]
         with SpilledArrays() as sets:
-            # As bytes: see utf8_text_features (a str sent would keep a copy).
-            utf8 = (b.encode("utf-8", "surrogatepass") for b in bodies)
             words, sigs, digests = collect_features(
-                map_ordered(partial(utf8_text_features, config=cfg, repair=False), utf8, workers=workers, chunk_size=64),
-                sets,
+                features_in_pools(utf8(), cfg, workers, repair=False, chunk_size=_FEATURE_CHUNK_ARTICLES), sets
             )
+            refreeze_long_lived()  # the clean articles live as long as the files
             clusters = self.clusterer.cluster(
                 bodies, [a.sort_key for a in articles], (sets, words, sigs, digests), workers=workers
             )
@@ -247,8 +255,14 @@ class RecordBuilder:
     def _clean(
         self, files: Sequence[FileArticles], labels: Labels
     ) -> tuple[list[CleanArticle], dict[tuple[str, int], list[Removal]]]:
-        articles: list[CleanArticle] = []
         outside: dict[tuple[str, int], list[Removal]] = {}
+        return list(self._iter_clean(files, labels, outside)), outside
+
+    def _iter_clean(
+        self, files: Sequence[FileArticles], labels: Labels, outside: dict[tuple[str, int], list[Removal]]
+    ) -> Iterator[CleanArticle]:
+        """The kept articles, file by file; removals outside them go to
+        ``outside`` (complete for a file once its articles are yielded)."""
         min_chars = self.config.segment.min_article_chars
         for fi, fa in enumerate(files):
             cleaned = [clean_article(fa, fi, art, labels) for art in fa.articles]
@@ -296,8 +310,7 @@ class RecordBuilder:
                         fa.removal(b.start, b.end, "structure", "short-part") for _, src in ca.paragraphs for b in src.blocks
                     )
                     self.counters["short_parts_removed"] += 1
-            articles.extend(whole)
-        return articles, outside
+            yield from whole
 
     # -- 4: records -----------------------------------------------------------
     def _sources(self, a: CleanArticle, similarity: float) -> list[Source]:
@@ -403,6 +416,9 @@ class RecordBuilder:
             cluster=cluster,
         )
 
+
+# Articles shingled and sketched per chunk sent to a feature worker.
+_FEATURE_CHUNK_ARTICLES = 64
 
 # Articles merged by one pool of forked workers before it is replaced.
 _MERGE_POOL_ARTICLES = 2000

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cleaner import clean_texts, emit
+from cleaner import clean_texts, cluster, emit
 from cleaner.parallel import HELD_GC_THRESHOLDS, hold_long_lived, map_ordered, release_long_lived, resolve_workers
 from cleaner.pipeline import Cleaner
 
@@ -227,8 +227,12 @@ def test_the_pipeline_gives_the_same_records_on_two_processes_as_on_one(
 ) -> None:
     """The parallel path against the one-process reference, record for record
     (text, provenance offsets, removals, order) and report counters; also
-    with merge pools replaced every few articles, as on a large run."""
+    with feature and merge pools replaced every few articles, as on a large
+    run (articles are cleaned while the feature pools work)."""
     monkeypatch.setattr(emit, "_MERGE_POOL_ARTICLES", pool_articles)
+    if pool_articles < 100:
+        monkeypatch.setattr(emit, "_FEATURE_CHUNK_ARTICLES", 4)
+        monkeypatch.setattr(cluster, "_FEATURE_POOL_TEXTS", 20)
     records = [{"id": n, "text": (SEEDS_DIR / n).read_text(encoding="utf-8")} for n in SEED_NAMES]
     # Each seed twice, renamed: clusters with copies, so merging runs in workers.
     records += [{"id": "copy-" + r["id"], "text": r["text"]} for r in records]
