@@ -20,13 +20,10 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import gc
 import re
 import unicodedata
-from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from itertools import repeat
 
 import ftfy.bad_codecs  # noqa: F401  registers sloppy-windows-1252
 import numpy as np
@@ -455,53 +452,6 @@ def _char_edits(old: str, new: str) -> list[tuple[int, int, int, int]] | None:
     return None if cols is None else list(zip(*cols))
 
 
-def _edit_maker() -> Callable[[list[int], list[int], list[int], list[int]], tuple[Edit, ...]]:
-    """A bulk constructor for Edit: a line of latin-1 mojibake yields one Edit
-    per character (~85k on the benchmark corpus), and Edit's frozen-dataclass
-    ``__init__`` was then a third of repair_text's time. The bulk version
-    fills the slots with C-level setters; it is used only if Edit is still the
-    plain slotted dataclass it was written for.
-
-    >>> _make_edits([1], [2], [3], [4])
-    (Edit(src_start=1, src_end=2, dst_start=3, dst_end=4),)
-    """
-
-    def slow(a0: list[int], a1: list[int], b0: list[int], b1: list[int]) -> tuple[Edit, ...]:
-        return tuple(map(Edit, a0, a1, b0, b1))
-
-    names = ("src_start", "src_end", "dst_start", "dst_end")
-    if (getattr(Edit, "__slots__", None) != names
-            or tuple(f.name for f in dataclasses.fields(Edit)) != names
-            or hasattr(Edit, "__post_init__")):
-        return slow
-    setters = [getattr(Edit, n).__set__ for n in names]
-    new = object.__new__
-    sink = deque(maxlen=0).extend
-
-    def fast(a0: list[int], a1: list[int], b0: list[int], b1: list[int]) -> tuple[Edit, ...]:
-        # Pause the cyclic GC while the batch is built: tens of thousands of
-        # new (acyclic) objects would otherwise trigger generation-2
-        # collections of the whole heap, which tripled the cost with a large
-        # heap. Nothing but C code runs in between, and the state is restored.
-        pause = len(a0) > 64 and gc.isenabled()
-        if pause:
-            gc.disable()
-        try:
-            out = tuple(map(new, repeat(Edit, len(a0))))
-            for setter, col in zip(setters, (a0, a1, b0, b1)):
-                sink(map(setter, out, col))
-        finally:
-            if pause:
-                gc.enable()
-        return out
-
-    probe = ([1, 5], [2, 6], [3, 7], [4, 8])
-    return fast if fast(*probe) == slow(*probe) else slow
-
-
-_make_edits = _edit_maker()
-
-
 def _append(edits: list[Edit], e: Edit) -> None:
     """Append an edit. Adjacent edits are deliberately not merged: a line's
     body edit and its line-end edit stay separate, so a span that starts on a
@@ -730,7 +680,7 @@ def repair_text(text: str, config: RepairConfig | None = None) -> RepairResult:
     out.append(text[pos:])
     if newline_fixes:
         repairs.append(Repair("newline", f"{newline_fixes} line end(s) normalised to \\n"))
-    return RepairResult("".join(out), OffsetMap(_make_edits(*cols)), tuple(repairs), tuple(problems))
+    return RepairResult("".join(out), OffsetMap.from_columns(*cols), tuple(repairs), tuple(problems))
 
 
 def repaired_text(text: str, config: RepairConfig | None = None) -> str:

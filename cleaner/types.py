@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import bisect
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from operator import attrgetter
 from typing import Any
@@ -43,7 +43,6 @@ class Edit:
     dst_end: int
 
 
-@dataclass(frozen=True)
 class OffsetMap:
     """Maps offsets in a repaired text back to the text it was repaired from.
 
@@ -51,17 +50,55 @@ class OffsetMap:
     outside any edit shift by the running length difference; a position inside
     an edited region maps to the start (or, with ``side="end"``, the end) of the
     source region, so a span never points into the middle of a replaced run.
+    Immutable.
 
     >>> m = OffsetMap((Edit(2, 5, 2, 3),))   # "ab???cd" -> "ab?cd"
     >>> m.to_source(4), m.to_source(3, side="end")
     (6, 5)
     """
 
-    edits: tuple[Edit, ...] = ()
-    _dst_starts: tuple[int, ...] = field(default=(), init=False, repr=False, compare=False)
+    # The edits as four integer columns, not one Edit each: a CRLF file has
+    # an edit per line end (660k on the 50 MiB bench corpus), and as objects
+    # they held 120 MB and took the main process 0.2-0.3 s to unpickle as
+    # files came back from workers.
+    __slots__ = ("_dst_ends", "_dst_starts", "_src_ends", "_src_starts")
+    _src_starts: array[int]
+    _src_ends: array[int]
+    _dst_starts: array[int]
+    _dst_ends: array[int]
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_dst_starts", tuple(e.dst_start for e in self.edits))
+    def __init__(self, edits: Iterable[Edit] = ()) -> None:
+        es = tuple(edits)
+        self._fill(
+            [e.src_start for e in es], [e.src_end for e in es], [e.dst_start for e in es], [e.dst_end for e in es]
+        )
+
+    def _fill(self, *cols: Iterable[int]) -> None:
+        names = ("_src_starts", "_src_ends", "_dst_starts", "_dst_ends")
+        for name, col in zip(names, cols):
+            object.__setattr__(self, name, col if isinstance(col, array) else array("q", col))
+
+    @classmethod
+    def from_columns(
+        cls, src_starts: Iterable[int], src_ends: Iterable[int], dst_starts: Iterable[int], dst_ends: Iterable[int]
+    ) -> OffsetMap:
+        """The map of the edits ``Edit(src_starts[i], src_ends[i],
+        dst_starts[i], dst_ends[i])``, without making an Edit each.
+
+        >>> OffsetMap.from_columns([2], [5], [2], [3]) == OffsetMap((Edit(2, 5, 2, 3),))
+        True
+        """
+        m = cls.__new__(cls)
+        m._fill(src_starts, src_ends, dst_starts, dst_ends)
+        return m
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"OffsetMap is immutable: cannot set {name}")
+
+    @property
+    def edits(self) -> tuple[Edit, ...]:
+        """The edits, made when asked for."""
+        return tuple(map(Edit, self._src_starts, self._src_ends, self._dst_starts, self._dst_ends))
 
     def to_source(self, pos: int, side: str = "start") -> int:
         """Map ``pos`` in the repaired text to the source text.
@@ -74,13 +111,13 @@ class OffsetMap:
             i = bisect.bisect_left(self._dst_starts, pos) - 1
             if i < 0:
                 return pos
-            e = self.edits[i]
-            return e.src_end if pos <= e.dst_end else pos - e.dst_end + e.src_end
+            end = self._dst_ends[i]
+            return self._src_ends[i] if pos <= end else pos - end + self._src_ends[i]
         i = bisect.bisect_right(self._dst_starts, pos) - 1
         if i < 0:
             return pos
-        e = self.edits[i]
-        return e.src_start if pos < e.dst_end else pos - e.dst_end + e.src_end
+        end = self._dst_ends[i]
+        return self._src_starts[i] if pos < end else pos - end + self._src_ends[i]
 
     def span_to_source(self, start: int, end: int) -> tuple[int, int]:
         """Map a ``[start, end)`` span of the repaired text to the source."""
@@ -88,17 +125,26 @@ class OffsetMap:
 
     @property
     def is_identity(self) -> bool:
-        return not self.edits
+        return not self._dst_starts
+
+    def _columns(self) -> tuple[array[int], ...]:
+        return (self._src_starts, self._src_ends, self._dst_starts, self._dst_ends)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, OffsetMap):
+            return NotImplemented
+        return self._columns() == other._columns()
+
+    def __hash__(self) -> int:
+        return hash(tuple(col.tobytes() for col in self._columns()))
+
+    def __repr__(self) -> str:
+        return f"OffsetMap(edits={self.edits!r})"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # Maps travel back from worker processes with every file, one edit
-        # per line end for a CRLF file: as four columns of integers, rebuilt
-        # in bulk, they unpickle about 6x faster than one object at a time
-        # (the main process spent half its reading time on them).
-        cols = array("q")
-        for e in self.edits:
-            cols.extend((e.src_start, e.src_end, e.dst_start, e.dst_end))
-        return (_offset_map_from_columns, (cols.tobytes(),))
+        # Maps travel back from worker processes with every file: the four
+        # columns as one block of bytes.
+        return (_offset_map_from_columns, (b"".join(col.tobytes() for col in self._columns()),))
 
 
 def _offset_map_from_columns(data: bytes) -> OffsetMap:
@@ -109,11 +155,13 @@ def _offset_map_from_columns(data: bytes) -> OffsetMap:
     >>> pickle.loads(pickle.dumps(m)) == m
     True
     """
-    from .fixes import _make_edits  # the bulk Edit builder (fixes imports this module)
-
     flat = array("q")
     flat.frombytes(data)
-    return OffsetMap(_make_edits(flat[0::4].tolist(), flat[1::4].tolist(), flat[2::4].tolist(), flat[3::4].tolist()))
+    n = len(flat) // 4
+    return OffsetMap.from_columns(flat[:n], flat[n : 2 * n], flat[2 * n : 3 * n], flat[3 * n :])
+
+
+_IDENTITY = OffsetMap()  # the map of a text no repair changed
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +201,7 @@ class DecodedFile:
     encoding: str
     decoded: str
     text: str
-    offsets: OffsetMap = OffsetMap()
+    offsets: OffsetMap = _IDENTITY
     repairs: tuple[Repair, ...] = ()
     problems: tuple[Problem, ...] = ()
     confidence: float = 1.0

@@ -10,8 +10,8 @@ with the reference helper it replaces.
 
 from __future__ import annotations
 
-import gc
 import json
+import pickle
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,7 +28,7 @@ from cleaner import fixes, mojibake
 from cleaner.config import RepairConfig
 from cleaner.fixes import FIXERS, Fixer, repair_text, repair_text_reference
 from cleaner.mojibake import KUNJINKAO
-from cleaner.types import Edit
+from cleaner.types import Edit, OffsetMap
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = sorted((ROOT / "fixtures" / "seeds").glob("*.txt"))
@@ -285,15 +285,18 @@ def test_a_fixer_without_a_scan_runs_on_every_line() -> None:
     assert fixes._suspect_lines("ok", FIXERS) == {}
 
 
-def test_bulk_edits_equal_constructor_and_restore_gc() -> None:
-    cols = [list(range(i, i + 3000)) for i in range(4)]
-    enabled = gc.isenabled()
-    assert fixes._make_edits(*cols) == tuple(map(Edit, *cols))
-    assert gc.isenabled() == enabled
-    gc.disable()
-    try:
-        fixes._make_edits(*cols)
-        assert not gc.isenabled()  # a caller's choice is left alone
-    finally:
-        if enabled:
-            gc.enable()
+def test_offset_maps_from_columns_equal_maps_from_edits() -> None:
+    """The column constructor (what repair_text and unpickling use) against
+    the constructor from Edit objects: same edits, same mapping, same pickle."""
+    cols = [list(range(i, i + 30_000, 10)) for i in (0, 5, 0, 2)]
+    fast = OffsetMap.from_columns(*cols)
+    slow = OffsetMap(tuple(map(Edit, *cols)))
+    assert fast == slow and hash(fast) == hash(slow)
+    assert fast.edits == tuple(map(Edit, *cols))
+    assert [fast.span_to_source(p, p + 7) for p in range(0, 30_100, 3)] == [
+        slow.span_to_source(p, p + 7) for p in range(0, 30_100, 3)
+    ]
+    assert pickle.loads(pickle.dumps(fast)) == slow
+    assert OffsetMap() == OffsetMap.from_columns([], [], [], []) and OffsetMap().is_identity
+    with pytest.raises(AttributeError, match="immutable"):
+        fast._dst_starts = slow._dst_starts  # type: ignore[misc]
