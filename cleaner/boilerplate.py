@@ -1233,18 +1233,16 @@ def _repeated_runs(
     is_rep &= want_win
     if not is_rep.any():
         return []
-    # Characters covered by a repeated window, all texts laid end to end
-    # with a gap after each so runs never join across texts.
-    lens = np.fromiter((len(t) for t in texts), dtype=np.int64, count=ntext)
-    base = np.zeros(ntext + 1, dtype=np.int64)
-    np.cumsum(lens + 1, out=base[1:])
+    # Runs of characters covered by repeated windows. The windows come text
+    # by text, positions rising, each k characters long: a run goes on while
+    # the next window of the same text starts at most k after the previous
+    # one (touching or overlapping it), and ends k after its last window.
+    # (Over the windows found, not over every character of the corpus.)
     w = np.flatnonzero(is_rep)
     wtext = np.searchsorted(offsets, w, side="right") - 1
-    starts = base[wtext] + (w - offsets[wtext])
-    size = int(base[-1])
-    cover = np.bincount(starts, minlength=size + 1)[: size + 1] - np.bincount(starts + k, minlength=size + 1)[: size + 1]
-    covered = np.cumsum(cover[:size]) > 0
-    edges = np.diff(np.r_[0, covered.astype(np.int8), 0])
-    rs, re_ = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    rt = np.searchsorted(base, rs, side="right") - 1
-    return list(zip(rt.tolist(), (rs - base[rt]).tolist(), (re_ - base[rt]).tolist()))
+    pos = w - offsets[wtext]
+    fresh = np.ones(len(w), dtype=bool)
+    fresh[1:] = (wtext[1:] != wtext[:-1]) | (pos[1:] > pos[:-1] + k)
+    first = np.flatnonzero(fresh)
+    last = np.append(first[1:] - 1, len(w) - 1)
+    return list(zip(wtext[first].tolist(), pos[first].tolist(), (pos[last] + k).tolist()))
