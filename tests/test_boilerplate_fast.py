@@ -27,12 +27,14 @@ from cleaner.boilerplate import (
     _jaccard_sorted,
     _related_articles,
     _repeated_runs,
+    apply_cuts,
+    apply_cuts_reference,
 )
 from cleaner.config import BoilerplateConfig
 from cleaner.pipeline import Cleaner
 from cleaner.shingle import shingle_hashes_many
 from cleaner.sketch import exact_jaccard
-from cleaner.types import Article, Block
+from cleaner.types import Article, Block, Cut
 
 from .conftest import ROOT, SEED_NAMES, SEEDS_DIR
 
@@ -356,3 +358,28 @@ def test_related_articles_by_profile_equal_pair_counting(data: st.DataObject, sh
     groups = st.lists(st.integers(0, n - 1), min_size=2, max_size=n, unique=True).map(sorted)
     content = data.draw(st.lists(groups, max_size=10))
     assert _related_articles(content, sizes, share) == _related_reference(content, sizes, share)
+
+
+@st.composite
+def _texts_and_cuts(draw: st.DrawFn) -> tuple[str, list[Cut]]:
+    text = draw(st.text("甲乙丙丁", max_size=30))
+    cuts = []
+    for _ in range(draw(st.integers(0, 4))):
+        start = draw(st.integers(0, len(text)))
+        end = draw(st.integers(start, len(text)))
+        cuts.append(Cut(start, end, "watermark", "r", draw(st.sampled_from(["", "-", "——"]))))
+    return text, cuts
+
+
+@given(_texts_and_cuts())
+def test_cut_origins_equal_one_offset_per_character(case: tuple[str, list[Cut]]) -> None:
+    """Cuts overlapping, touching, empty, at either end, with and without
+    replacements: the pieces give every position the reference's offset."""
+    text, cuts = case
+    got_text, origin = apply_cuts(text, cuts)
+    want_text, want = apply_cuts_reference(text, cuts)
+    assert got_text == want_text
+    assert len(origin) == len(want) and tuple(origin) == want
+    assert [origin[i] for i in range(-len(want), 0)] == list(want)
+    with pytest.raises(IndexError):
+        origin[len(want)]
