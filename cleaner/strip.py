@@ -9,6 +9,7 @@ the other is merged into it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .types import Block, Cut
@@ -27,20 +28,23 @@ class StrippedBlock:
     removed: tuple[tuple[int, int, Cut], ...]
 
 
-def text_to_raw(block_text: str, raw: str) -> list[int]:
+def text_to_raw(block_text: str, raw: str) -> Sequence[int]:
     """For each position ``0..len(block_text)`` in a block's text, the offset
-    in its raw slice.
+    in its raw slice (a ``range`` when they are the same: no list of a
+    block's length for the two offsets a cut reads).
 
     Raw has the same characters plus line breaks and the whitespace around
     them (or a space where text joined two Latin words).
 
     >>> text_to_raw("ab cd", "ab\\ncd")
     [0, 1, 2, 3, 4, 5]
+    >>> text_to_raw("abc", "abc")
+    range(0, 4)
     >>> text_to_raw("abcd", "ab \\n cd")
     [0, 1, 5, 6, 7]
     """
     if block_text == raw:  # no line breaks taken out: most blocks
-        return list(range(len(raw) + 1))
+        return range(len(raw) + 1)
     return _walk(block_text, raw)
 
 

@@ -134,9 +134,9 @@ def test_text_to_raw_fast_path_equals_the_walk(raw: str) -> None:
     what walking both strings gives."""
     from cleaner.strip import _walk, text_to_raw
 
-    assert text_to_raw(raw, raw) == _walk(raw, raw)
+    assert list(text_to_raw(raw, raw)) == _walk(raw, raw)
     joined = raw.replace("\r", "").replace("\n", "")
-    assert text_to_raw(joined, raw) == _walk(joined, raw)
+    assert list(text_to_raw(joined, raw)) == _walk(joined, raw)
 
 
 def test_sentence_runs_keep_the_spaces_between_them() -> None:
