@@ -252,12 +252,6 @@ class RecordBuilder:
         return [self._single_record(a, outside, cid) for a in group]
 
     # -- 1 and 2: clean, join continuations ---------------------------------
-    def _clean(
-        self, files: Sequence[FileArticles], labels: Labels
-    ) -> tuple[list[CleanArticle], dict[tuple[str, int], list[Removal]]]:
-        outside: dict[tuple[str, int], list[Removal]] = {}
-        return list(self._iter_clean(files, labels, outside)), outside
-
     def _iter_clean(
         self, files: Sequence[FileArticles], labels: Labels, outside: dict[tuple[str, int], list[Removal]]
     ) -> Iterator[CleanArticle]:

@@ -488,7 +488,6 @@ class _Helper:
         self.outstanding -= 1
         return got
 
-
     def close(self) -> None:
         """Stop the helper: at once if it still has work (the caller gave up
         on the results), else once it reads the end of its queue."""

@@ -43,6 +43,11 @@ class Edit:
     dst_end: int
 
 
+# OffsetMap's columns, in Edit's field order (how they are built, compared,
+# pickled and turned back into edits).
+_OFFSET_COLUMNS = ("_src_starts", "_src_ends", "_dst_starts", "_dst_ends")
+
+
 class OffsetMap:
     """Maps offsets in a repaired text back to the text it was repaired from.
 
@@ -74,8 +79,7 @@ class OffsetMap:
         )
 
     def _fill(self, *cols: Iterable[int]) -> None:
-        names = ("_src_starts", "_src_ends", "_dst_starts", "_dst_ends")
-        for name, col in zip(names, cols):
+        for name, col in zip(_OFFSET_COLUMNS, cols):
             object.__setattr__(self, name, col if isinstance(col, array) else array("q", col))
 
     @classmethod
@@ -98,7 +102,7 @@ class OffsetMap:
     @property
     def edits(self) -> tuple[Edit, ...]:
         """The edits, made when asked for."""
-        return tuple(map(Edit, self._src_starts, self._src_ends, self._dst_starts, self._dst_ends))
+        return tuple(map(Edit, *self._columns()))
 
     def to_source(self, pos: int, side: str = "start") -> int:
         """Map ``pos`` in the repaired text to the source text.
@@ -128,7 +132,7 @@ class OffsetMap:
         return not self._dst_starts
 
     def _columns(self) -> tuple[array[int], ...]:
-        return (self._src_starts, self._src_ends, self._dst_starts, self._dst_ends)
+        return tuple(getattr(self, name) for name in _OFFSET_COLUMNS)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, OffsetMap):

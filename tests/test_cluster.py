@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import csv
-from collections import defaultdict
 import random
+from collections import defaultdict
 
 import numpy as np
 import pytest
@@ -278,7 +278,7 @@ def test_leader_pass_equals_every_pair_linked_on_cleaned_articles(tmp_path) -> N
     root = generate(2, 300).write(tmp_path)
     c = Cleaner(workers=1)
     c.add_refs(plan_inputs([str(root / "files")], c.config.input))
-    articles, _ = RecordBuilder(c.config)._clean(c.files, c.label(c.files))
+    articles = list(RecordBuilder(c.config)._iter_clean(c.files, c.label(c.files), {}))
     bodies, keys = [a.body for a in articles], [a.sort_key for a in articles]
     fast = ArticleClusterer(c.config.cluster)
     got = fast.cluster(bodies, keys)
