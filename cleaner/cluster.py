@@ -27,7 +27,6 @@ together.
 
 from __future__ import annotations
 
-import hashlib
 import multiprocessing as mp
 import re
 from collections import Counter, defaultdict, deque
@@ -38,6 +37,7 @@ from itertools import chain, islice
 from typing import Any, NamedTuple
 
 import numpy as np
+import xxhash
 
 from .config import ClusterConfig
 from .index import BandIndex
@@ -760,7 +760,7 @@ class ArticleClusterer:
         # in the workers when they sent them (no second read of every set).
         for i, d in enumerate(digests if digests is not None else map(_digest, sets)):
             by_content[d if sizes[i] else f"empty-{i}".encode()].append(i)
-        nodes = [sorted(g, key=lambda i: sort_keys[i]) for g in by_content.values()]
+        nodes = [sorted(g, key=lambda i: sort_keys[i]) for g in _equal_sets(by_content.values(), sets)]
         node_sets = _Picked(sets, [g[0] for g in nodes])
         node_sizes = [sizes[g[0]] for g in nodes]
         node_words = [words[g[0]] for g in nodes]
@@ -1051,9 +1051,42 @@ def _window_hashes(text: str, latin: bool, cfg: ClusterConfig, key: str | None =
     return shingle_hashes(key, cfg.shingle_k, unique=False)
 
 
+def _equal_sets(groups: Iterable[list[int]], sets: Sequence[np.ndarray]) -> Iterator[list[int]]:
+    """Each group of texts whose set digests agree, split into runs of
+    truly equal sets (a digest collision must not make two texts one).
+
+    >>> sets = [np.array([1, 2]), np.array([1, 3]), np.array([1, 2])]
+    >>> list(_equal_sets([[0, 1, 2]], sets))
+    [[0, 2], [1]]
+    """
+    for group in groups:
+        if len(group) == 1:
+            yield group
+            continue
+        parts: list[tuple[np.ndarray, list[int]]] = []
+        for i in group:
+            s = sets[i]
+            for first, members in parts:
+                if np.array_equal(first, s):
+                    members.append(i)
+                    break
+            else:
+                parts.append((s, [i]))
+        yield from (members for _, members in parts)
+
+
 def _digest(arr: np.ndarray) -> bytes:
-    """A 128-bit digest of an array's contents and type (equal sets, equal digests)."""
-    return hashlib.blake2b(np.ascontiguousarray(arr).data, digest_size=16, person=arr.dtype.str.encode()).digest()
+    """A 128-bit hash of an array's contents and type: equal sets, equal
+    digests. Not a proof of equality (xxh3 is not collision-resistant):
+    clustering compares the sets of texts whose digests agree.
+
+    >>> a = np.array([3, 5], dtype=np.uint32)
+    >>> _digest(a) == _digest(a.copy()), _digest(a) == _digest(a.astype(np.uint64))
+    (True, False)
+    """
+    h = xxhash.xxh3_128(arr.dtype.str.encode())
+    h.update(np.ascontiguousarray(arr).data)
+    return h.digest()
 
 
 def shingle_set32(hashes: np.ndarray) -> np.ndarray:

@@ -91,6 +91,20 @@ def test_short_texts_never_collide_by_accident(clusterer) -> None:  # type: igno
     assert sorted(sorted(set(texts[i] for i in cl)) for cl in clusters) == sorted([t] for t in set(texts))
 
 
+def test_texts_whose_set_digests_collide_stay_apart(clusterer) -> None:  # type: ignore[no-untyped-def]
+    """Equal digests group texts as exact copies only when their shingle
+    sets are equal too: a collision (forced here) merges nothing."""
+    rng = random.Random(5)
+    a, b = _article(rng), _article(rng)
+    texts = [a, b, a]
+    c = clusterer()
+    sets, words = c.shingles(texts)
+    sigs = c.hasher.signatures(list(sets))
+    clusters = c.cluster(texts, [(i,) for i in range(3)], (sets, words, sigs, [b"same"] * 3))
+    assert sorted(map(sorted, clusters)) == [[0, 2], [1]]
+    assert c.counters["exact_copies"] == 1
+
+
 def test_cluster_order_does_not_depend_on_input_order(clusterer) -> None:  # type: ignore[no-untyped-def]
     rng = random.Random(4)
     a, b = _article(rng), _article(rng)
