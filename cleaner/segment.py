@@ -900,8 +900,10 @@ def _joiner(left: str, right: str) -> str:
 _SENT_END = re.compile(r"[。！？!?]+[”’」』)）\"']*(?=[^”’」』)）\"'。！？!?]|$)")
 
 
-def _blocks(text: str, lines: list[_Line], cfg: SegmentConfig, sep: int) -> list[Block]:
-    """Paragraph blocks (rejoined) from body lines, long ones split."""
+def _blocks(text: str, lines: list[_Line], cfg: SegmentConfig, sep: int, *, fast: bool = True) -> list[Block]:
+    """Paragraph blocks (rejoined) from body lines, long ones split.
+    ``fast=False``: every paragraph through the general path (the reference
+    the one-line shortcut is tested against)."""
     paras: list[list[_Line]] = []
     for ln in lines:
         if (
@@ -914,7 +916,14 @@ def _blocks(text: str, lines: list[_Line], cfg: SegmentConfig, sep: int) -> list
         else:
             paras.append([ln])
     out: list[Block] = []
+    max_chars = cfg.max_block_chars
     for para in paras:
+        if fast and len(para) == 1 and len(para[0].text) <= max_chars:
+            # Most paragraphs: one line, one run; what the general path
+            # below makes of them.
+            ln = para[0]
+            out.append(Block(ln.cs, ln.ce, ln.text))
+            continue
         # pieces: (text start, raw start, raw end)
         pieces: list[tuple[int, int, int]] = []
         buf: list[str] = []

@@ -453,3 +453,26 @@ def test_marker_gate_on_every_seed_line(seed_texts: dict[str, str]) -> None:
     lines = [ln for text in seed_texts.values() for ln in text.splitlines()]
     assert sum(parse_marker(ln) is not None for ln in lines) > 20
     assert all(parse_marker(ln) == parse_marker_reference(ln) for ln in lines)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=_FUZZ_ALPHABET + "ab ,", max_size=400), st.integers(min_value=5, max_value=80), st.integers(0, 2))
+def test_one_line_block_shortcut_equals_the_general_path(text: str, max_block: int, sep: int) -> None:
+    """_blocks makes a one-line paragraph that needs no split a block
+    directly; the general path (rejoin, sentence runs, offsets through the
+    pieces) must give the same blocks."""
+    from cleaner.segment import _blocks, _lines
+
+    for rejoin in (True, False):
+        cfg = SegmentConfig(max_block_chars=max_block, rejoin_broken_lines=rejoin)
+        lines = _lines(text)
+        assert _blocks(text, lines, cfg, sep) == _blocks(text, lines, cfg, sep, fast=False)
+
+
+def test_one_line_block_shortcut_on_every_seed(seed_texts: dict[str, str]) -> None:
+    from cleaner.segment import _blocks, _lines
+
+    cfg = SegmentConfig()
+    for text in seed_texts.values():
+        lines = _lines(text)
+        assert _blocks(text, lines, cfg, 1) == _blocks(text, lines, cfg, 1, fast=False)
