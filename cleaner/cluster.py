@@ -203,7 +203,9 @@ class _SampleOwners:
 
     Kept in numpy arrays, not a dict of lists (70 MB of Python objects at
     200 MiB): entries (hash, owner, leader?) are appended to a log, and the
-    log is sorted into the main arrays every ``log_size`` entries. Within a
+    log is sorted into the main arrays every ``log_size`` entries. Hashes
+    are the low 32 bits that clustering's shingle sets keep
+    (:func:`shingle_set32`), and stored so; wider values raise. Within a
     hash, entries keep their arrival order, and an entry counts if it is a
     leader's or among the first ``cap``: that is the dict's rule, since a
     hash takes every entry until it has ``cap`` (tested against
@@ -223,21 +225,21 @@ class _SampleOwners:
         owner_type = np.int32 if owners <= 2**31 else np.int64
         # The main arrays: sorted by hash, arrival order within a hash,
         # entries past ``cap`` that are not leaders' dropped.
-        self._h = np.zeros(0, dtype=np.uint64)
+        self._h = np.zeros(0, dtype=np.uint32)
         self._o = np.zeros(0, dtype=owner_type)
         self._lead = np.zeros(0, dtype=bool)
         # Hashes with ``cap`` entries or more in the main arrays: a
         # satellite's entries for them would not count, so they are not kept.
         # Copies share most samples, so most of a satellite's go here.
-        self._full = np.zeros(0, dtype=np.uint64)
+        self._full = np.zeros(0, dtype=np.uint32)
         # The log: entries in arrival order, in arrays grown as needed.
-        self._lh = np.zeros(1024, dtype=np.uint64)
+        self._lh = np.zeros(1024, dtype=np.uint32)
         self._lo = np.zeros(1024, dtype=owner_type)
         self._ll = np.zeros(1024, dtype=bool)
         self._logged = 0
 
     def add(self, x: int, sampled: np.ndarray, capped: bool) -> None:
-        sampled = np.asarray(sampled, dtype=np.uint64)
+        sampled = _hashes32(sampled)
         if capped and len(self._full) and len(sampled):
             at = np.searchsorted(self._full, sampled)
             at[at == len(self._full)] = 0
@@ -278,7 +280,7 @@ class _SampleOwners:
 
     def counts(self, sampled: np.ndarray) -> Counter[int]:
         """How many of ``sampled`` (sorted, unique) each indexed text has."""
-        sampled = np.asarray(sampled, dtype=np.uint64)
+        sampled = _hashes32(sampled)
         lo = np.searchsorted(self._h, sampled, side="left")
         hi = np.searchsorted(self._h, sampled, side="right")
         n = hi - lo
@@ -300,6 +302,23 @@ class _SampleOwners:
         counted = owners[lead | (rank < self.cap)]
         ids, times = np.unique(counted, return_counts=True)
         return Counter(dict(zip(ids.tolist(), times.tolist())))
+
+
+def _hashes32(values: np.ndarray) -> np.ndarray:
+    """``values`` as ``uint32`` (no copy when they are), refusing any that
+    would not fit.
+
+    >>> _hashes32(np.array([2**32], dtype=np.uint64))
+    Traceback (most recent call last):
+    ...
+    ValueError: sampled shingle hashes must fit in 32 bits
+    """
+    values = np.asarray(values)
+    if values.dtype == np.uint32:
+        return values
+    if len(values) and (values.min() < 0 or values.max() > 0xFFFFFFFF):
+        raise ValueError("sampled shingle hashes must fit in 32 bits")
+    return values.astype(np.uint32)
 
 
 def run_ranks(sorted_values: np.ndarray) -> np.ndarray:
