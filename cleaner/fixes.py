@@ -42,7 +42,7 @@ from .mojibake import (
     gbk_mojibake_chars,
     repair_gbk_mojibake,
 )
-from .types import Edit, OffsetMap, Problem, Repair
+from .types import IDENTITY_MAP, Edit, OffsetMap, Problem, Repair
 
 # One line with its terminator; the last line may have none. Only \n and \r
 # end lines: U+0085 (NEL) must not, it is what cp1252 mojibake makes of "…".
@@ -635,7 +635,7 @@ def repair_text(text: str, config: RepairConfig | None = None) -> RepairResult:
     suspects = _suspect_lines(text, fixers)
     crlf = cfg.normalize_newlines and "\r" in text
     if suspects is not None and not suspects and not crlf:
-        return RepairResult(text, OffsetMap(()), (), ())
+        return RepairResult(text, IDENTITY_MAP, (), ())
     lines: Iterator[re.Match[str]]
     if suspects is None or crlf:
         lines = _LINE_RE.finditer(text)  # every line: all may change, or line ends do

@@ -165,7 +165,7 @@ def _offset_map_from_columns(data: bytes) -> OffsetMap:
     return OffsetMap.from_columns(flat[:n], flat[n : 2 * n], flat[2 * n : 3 * n], flat[3 * n :])
 
 
-_IDENTITY = OffsetMap()  # the map of a text no repair changed
+IDENTITY_MAP = OffsetMap()  # the map of a text no repair changed (immutable: shared)
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +205,7 @@ class DecodedFile:
     encoding: str
     decoded: str
     text: str
-    offsets: OffsetMap = _IDENTITY
+    offsets: OffsetMap = IDENTITY_MAP
     repairs: tuple[Repair, ...] = ()
     problems: tuple[Problem, ...] = ()
     confidence: float = 1.0
