@@ -343,11 +343,7 @@ def shingle_hashes_many(
     total = int(offsets[-1])
     if total == 0:
         return _EMPTY.copy(), offsets
-    units = _codes("".join(keys)).astype(np.uint64)
-    dstart = np.cumsum(lens) - lens
-    starts = np.repeat(dstart, nwin) + (np.arange(total) - np.repeat(offsets[:-1], nwin))
-    lengths = np.repeat(np.minimum(lens, k), nwin)
-    h = _window_hashes(units, starts, lengths, None)
+    h = _many_window_hashes(keys, lens, nwin, total, k)
     if unique:
         bounds = offsets.tolist()
         for a, b in zip(bounds[:-1], bounds[1:]):
@@ -361,6 +357,62 @@ def shingle_hashes_many(
         doc = np.repeat(np.arange(len(keys)), nwin)[keep]
         np.cumsum(np.bincount(doc, minlength=len(keys)), out=offsets[1:])
     return h, offsets
+
+
+def _many_window_hashes(keys: list[str], lens: np.ndarray, nwin: np.ndarray, total: int, k: int) -> np.ndarray:
+    """The hashes :func:`shingle_hashes_many` returns before ``unique``:
+    every window of every key, in order (``nwin`` windows a key, ``total``
+    in all).
+
+    The keys of at least ``k`` characters are hashed as one run of units, a
+    block at a time: a window's hash does not depend on its position, so
+    each block of window starts needs only the prefix sums of its own units,
+    and the windows that cross from one key into the next are dropped. No
+    array is made per window (the start and length of each, as
+    :func:`_window_hashes` takes): on the 50 MiB bench corpus' 5.5 million
+    windows of labelling's step 3 that was 0.13-0.60 s against 0.07-0.12 s
+    this way. Shorter keys (one window of the whole key) go through
+    :func:`_window_hashes`.
+    """
+    units = _codes("".join(keys))  # uint32: widened a block at a time below
+    n = len(units)
+    starts = np.cumsum(lens) - lens
+    whole = lens >= k  # keys with windows of k units
+    out: list[np.ndarray] = []
+    if n >= k and whole.any():
+        # valid[p]: a window of k units starting at p lies inside one key.
+        edge = np.zeros(n - k + 2, dtype=np.int8)
+        edge[starts[whole]] = 1
+        edge[(starts + lens - k + 1)[whole]] -= 1  # may cancel the next key's start: still valid
+        valid = np.cumsum(edge[:-1], dtype=np.int8).view(bool)
+        del edge
+        ppow, pinv = _powers(_BLOCK + k)
+        prefix = np.empty(_BLOCK + k, dtype=np.uint64)
+        salt = np.uint64((k * _LEN_SALT) & _M64)
+        for c0 in range(0, n - k + 1, _BLOCK):
+            w = min(_BLOCK, n - k + 1 - c0)  # window starts c0 .. c0 + w - 1
+            m = w + k - 1  # the units they cover
+            prefix[0] = 0
+            np.multiply(units[c0 : c0 + m], ppow[:m], out=prefix[1 : m + 1])
+            np.cumsum(prefix[1 : m + 1], out=prefix[1 : m + 1])
+            h = prefix[k : k + w] - prefix[:w]
+            h *= pinv[:w]  # shift each window back to position 0
+            h = h[valid[c0 : c0 + w]]
+            h += salt
+            out.append(_fmix64_(h))
+    hashes = np.concatenate(out) if out else _EMPTY.copy()
+    short = ~whole & (lens > 0)
+    if not short.any():
+        return hashes
+    # One hash of the whole key for each short one, placed among the rest.
+    short_lens = lens[short]
+    short_units = _codes("".join(key for key, s in zip(keys, short.tolist()) if s)).astype(np.uint64)
+    short_h = _window_hashes(short_units, np.cumsum(short_lens) - short_lens, short_lens, None)
+    h = np.empty(total, dtype=np.uint64)
+    in_whole = np.repeat(whole, nwin)
+    h[in_whole] = hashes
+    h[~in_whole] = short_h
+    return h
 
 
 # ---------------------------------------------------------------------------

@@ -146,12 +146,13 @@ def test_many_equals_one_at_a_time(keys: list[str], k: int) -> None:
         assert uflat[uoffsets[i] : uoffsets[i + 1]].tolist() == shingle_hashes(key, k).tolist()
 
 
-@pytest.mark.parametrize("k", [1, 2, 5])
+@pytest.mark.parametrize("k", [1, 2, 5, 8])
 def test_many_equals_one_at_a_time_past_a_block_of_units(k: int) -> None:
-    # More units than one prefix-sum block (65,536), keys of every length
-    # around k side by side, and empty keys between them.
+    # More units than two blocks of window starts (65,536 each), keys of
+    # every length around k side by side, and empty keys between them.
     rng = random.Random(k)
-    keys = ["".join(rng.choice(_CHARS) for _ in range(rng.choice([0, 1, k - 1, k, k + 1, 40, 3000]))) for _ in range(120)]
+    keys = ["".join(rng.choice(_CHARS) for _ in range(rng.choice([0, 1, k - 1, k, k + 1, 40, 3000]))) for _ in range(400)]
+    assert sum(map(len, keys)) > 2 * 65_536
     flat, offsets = shingle_hashes_many(keys, k)
     for i, key in enumerate(keys):
         assert flat[offsets[i] : offsets[i + 1]].tolist() == shingle_hashes(key, k, unique=False).tolist()
