@@ -967,14 +967,18 @@ def _key_roots(
     grouped = [False] * n
     for head in js[starts].tolist():
         grouped[head] = True
-    sets: dict[int, np.ndarray] = {}
+    multi = np.flatnonzero(ends - starts > 1)
+    # The shingle sets of every key a bucket of two or more holds (the only
+    # ones compared below), sorted and unique, made in one pass: made one
+    # key at a time, they were a fifth of this step (6,052 keys at 50 MiB).
+    compared = np.unique(js[np.repeat(ends - starts > 1, ends - starts)]).tolist()
+    flat, bounds = shingle_hashes_many([keys[j] for j in compared], cfg.shingle_k, unique=True)
+    at = dict(zip(compared, bounds.tolist()))
+    ends_at = dict(zip(compared, bounds[1:].tolist()))
 
     def shingles(j: int) -> np.ndarray:
-        if j not in sets:
-            sets[j] = shingle_hashes(keys[j], cfg.shingle_k)  # sorted, unique
-        return sets[j]
+        return flat[at[j] : ends_at[j]]
 
-    multi = np.flatnonzero(ends - starts > 1)
     for a, b in zip(starts[multi].tolist(), ends[multi].tolist()):
         # The bucket's head is the first block of its first key; it takes
         # the other blocks of that key (a bucket of one key included, which
