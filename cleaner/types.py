@@ -16,6 +16,37 @@ from operator import attrgetter
 from typing import Any
 
 
+def _fields_row(cls: type) -> Callable[[Any], tuple[Any, ...]]:
+    """Every field of a ``cls`` instance, in order, as a tuple (built in C).
+    ``cls`` must have at least two fields (``attrgetter`` of one name gives
+    the value itself)."""
+    names = [f.name for f in fields(cls)]
+    assert len(names) >= 2, cls
+    return attrgetter(*names)
+
+
+def _pickled_by_fields(cls: type) -> type:
+    """Class decorator (above ``@dataclass``): pickle instances as the
+    constructor's arguments. A frozen, slotted dataclass otherwise pickles
+    through the ``__getstate__``/``__setstate__`` dataclasses adds, which
+    look the fields up for every instance: 20,000 cuts took 81-87 ms to
+    dump and load that way, 30-36 ms this way. Labelling brings that many
+    back from its helper at 50 MiB; reading brings repairs and removals.
+
+    >>> import pickle
+    >>> pickle.loads(pickle.dumps(Span(1, 4)))
+    Span(start=1, end=4)
+    """
+    row = _fields_row(cls)
+
+    def __reduce__(self: Any) -> tuple[Any, ...]:
+        return (cls, row(self))
+
+    cls.__reduce__ = __reduce__  # type: ignore[method-assign]
+    return cls
+
+
+@_pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Span:
     """A half-open ``[start, end)`` range of code points.
@@ -168,6 +199,7 @@ def _offset_map_from_columns(data: bytes) -> OffsetMap:
 IDENTITY_MAP = OffsetMap()  # the map of a text no repair changed (immutable: shared)
 
 
+@_pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Repair:
     """One repair applied to a file: what kind, and a short detail.
@@ -257,6 +289,7 @@ class Article:
         return "\n".join(b.text for b in self.blocks)
 
 
+@_pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Cut:
     """A decision to remove ``[start, end)`` of a block's text (offsets into
@@ -273,6 +306,7 @@ class Cut:
     replacement: str = ""
 
 
+@_pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Removal:
     """A span left out of the output, and why.
@@ -395,11 +429,6 @@ class CanonicalArticle:
                 self.repairs, self.meta, self.cluster,
             ),
         )
-
-
-def _fields_row(cls: type) -> Callable[[Any], tuple[Any, ...]]:
-    """Every field of a ``cls`` instance, in order, as a tuple (built in C)."""
-    return attrgetter(*(f.name for f in fields(cls)))
 
 
 _SOURCE_ROW, _SPAN_ROW, _REMOVAL_ROW = (_fields_row(c) for c in (Source, SourceSpan, Removal))

@@ -304,6 +304,26 @@ def test_records_come_back_from_workers_unchanged() -> None:
         assert back == rec and back.to_dict() == rec.to_dict()
 
 
+def test_values_pickled_by_their_fields_come_back_unchanged() -> None:
+    """Span, Repair, Cut and Removal pickle as their constructor's arguments
+    (labelling's helper sends cuts back, reading's send repairs and
+    removals): every field, optional ones set or not, must survive."""
+    import dataclasses
+    import pickle
+
+    from cleaner.types import Cut, Removal, Repair, Span
+
+    values = [
+        Span(0, 3), Cut(1, 9, "watermark", "learned-inline:ab"), Cut(0, 4, "artefact", "decimal", "."),
+        Repair("encoding", "gb18030"), Repair("mojibake", "latin-1 line", 5, 17),
+        Removal("f.txt", 3, 4, "?", "artefact", "decimal", "."), Removal("f.txt", 0, 6, "本站投稿", "boilerplate", "preamble"),
+    ]
+    for value in values:
+        back = pickle.loads(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+        assert type(back) is type(value) and back == value
+        assert dataclasses.astuple(back) == dataclasses.astuple(value)
+
+
 def test_long_lived_holds_nest_and_the_last_release_unfreezes() -> None:
     keep = [[i] for i in range(1000)]  # noqa: F841  (objects to freeze)
     assert gc.get_freeze_count() == 0
