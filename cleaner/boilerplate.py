@@ -79,12 +79,29 @@ class _BlockInfo(NamedTuple):
     text: str  # block text after rule cuts
     # For each char of text (and its end), the offset in the block text;
     # None when no cut applied (the identity: most blocks).
-    origin: CutOrigin | None
+    origin: CutOrigin | _OriginLater | None
     length: int  # length of the block text
 
     def at(self, i: int) -> int:
         """Offset in the block text of position ``i`` of :attr:`text`."""
         return i if self.origin is None else self.origin[i]
+
+
+class _OriginLater:
+    """The :class:`CutOrigin` of a block's cuts, made when first read: a
+    text cut on a rule-step helper comes back without it, and only the few
+    blocks a learned span falls in are ever asked."""
+
+    __slots__ = ("_cuts", "_origin", "_text")
+
+    def __init__(self, text: str, cuts: Sequence[Cut]) -> None:
+        self._text, self._cuts = text, cuts
+        self._origin: CutOrigin | None = None
+
+    def __getitem__(self, i: int) -> int:
+        if self._origin is None:
+            self._origin = apply_cuts(self._text, self._cuts)[1]
+        return self._origin[i]
 
 
 class _Scan:
@@ -312,10 +329,11 @@ class BoilerplateLabeler:
             # records them.
             keys = []
             same: dict[str, str] = {}  # one object per distinct key, as _block_keys gives
-            for fi, (decided, file_keys, masks) in enumerate(_spread_rule_decisions(self, articles_by_file, n)):
+            for fi, (decided, file_keys, masks, cut_texts) in enumerate(_spread_rule_decisions(self, articles_by_file, n)):
                 start = len(infos)
+                texts_left = iter(cut_texts)
                 for art, (whole, inline) in zip(articles_by_file[fi], decided):
-                    self._record_rule_cuts(fi, art, whole, inline, cuts, infos, scan)
+                    self._record_rule_cuts(fi, art, whole, inline, cuts, infos, scan, texts_left)
                 keys.extend(same.setdefault(k, k) for k in file_keys)
                 scan.know_site_masks((info.text for info in infos[start:]), masks)
         else:
@@ -385,9 +403,12 @@ class BoilerplateLabeler:
         cuts: dict[BlockRef, list[Cut]],
         infos: list[_BlockInfo],
         scan: _Scan,
+        cut_texts: Iterator[str] | None = None,
     ) -> None:
         """Enter one article's rule decisions: its cuts, counters, and the
-        text each block keeps for steps 2 and 3."""
+        text each block keeps for steps 2 and 3. ``cut_texts``: the texts
+        the blocks with span cuts keep, in order, when already cut
+        elsewhere (their origins are then made only if asked for)."""
         for bi, block_cuts in spans.items():
             cuts[(fi, art.index, bi)] = block_cuts
         counters = self.counters
@@ -397,7 +418,10 @@ class BoilerplateLabeler:
         for bi, block, block_cuts in _kept_blocks(art, whole, spans):
             ref = (fi, art.index, bi)
             if block_cuts:
-                text, origin = scan.cut(block.text, block_cuts)
+                if cut_texts is None:
+                    text, origin = scan.cut(block.text, block_cuts)
+                else:
+                    text, origin = next(cut_texts), _OriginLater(block.text, block_cuts)
                 for c in block_cuts:
                     counters[f"rule:{c.rule}"] += 1
                 infos.append(_BlockInfo(ref, text, origin, len(block.text)))
@@ -1106,8 +1130,9 @@ _RULING_STATE: tuple[RuleScanner, dict[tuple[str, tuple[Cut, ...]], str], dict[s
 
 # A file's step 1 as decided on some process: per article, the whole blocks
 # and the spans cut; per kept block (in order), its match key and site mask
-# (empty when repetition is off).
-_FileRules = tuple[list[tuple[dict[int, Cut], dict[int, list[Cut]]]], list[str], list[int]]
+# (empty when repetition is off); the text each block with span cuts keeps,
+# in order (one object per distinct text within a chunk: pickled once).
+_FileRules = tuple[list[tuple[dict[int, Cut], dict[int, list[Cut]]]], list[str], list[int], list[str]]
 
 
 def _spread_rule_decisions(
@@ -1145,7 +1170,8 @@ def _rule_decisions_of(files: range) -> list[_FileRules]:
             labeler._rule_decisions(art, scanner.match_line, scanner.match_edge, scanner.find_inline)
             for art in articles_by_file[fi]
         ]
-        out.append((decided, [], []))
+        texts_cut: list[str] = []
+        out.append((decided, [], [], texts_cut))
         texts_kept: list[str] = []
         for art, (whole, spans) in zip(articles_by_file[fi], decided):
             for _, block, block_cuts in _kept_blocks(art, whole, spans):
@@ -1155,6 +1181,7 @@ def _rule_decisions_of(files: range) -> list[_FileRules]:
                     if text is None:
                         text = cut_texts[ck] = apply_cuts(block.text, block_cuts)[0]
                     texts_kept.append(text)
+                    texts_cut.append(text)
                 else:
                     texts_kept.append(block.text)
         kept.append(texts_kept)
@@ -1164,7 +1191,7 @@ def _rule_decisions_of(files: range) -> list[_FileRules]:
     todo = list(dict.fromkeys(t for texts_kept in kept for t in texts_kept if t not in known))
     if todo:
         known.update(zip(todo, zip(_block_keys(todo), labeler._site_gate.masks(todo))))
-    for (_, keys, masks), texts_kept in zip(out, kept):
+    for (_, keys, masks, _), texts_kept in zip(out, kept):
         for t in texts_kept:
             key, mask = known[t]
             keys.append(key)

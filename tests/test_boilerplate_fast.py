@@ -223,6 +223,26 @@ def test_steps_two_and_three_on_two_processes_equal_the_reference(
     assert boilerplate._SKETCHING is None and boilerplate._COUNTING is None  # nothing kept after
 
 
+def test_learned_spans_in_blocks_a_helper_cut_point_at_their_own_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A block cut by a rule on a step-1 helper comes back as its cut text
+    alone; a watermark learned later inside it must still be cut at its own
+    offsets in the block (the rule's cut before it shifts them)."""
+    monkeypatch.setattr(boilerplate, "_PARALLEL_RULE_BLOCKS", 0)
+    claim = "(本文权属文秘之音所有,更多文章请登陆www.xiexiebang.com查看)"
+    mark = CASES["learned_inline"]
+    files = []
+    for i in range(8):  # unrelated articles, one a file
+        a, b, c = _PARAGRAPHS[3 * i : 3 * i + 3]
+        text = a + claim + b + mark + c
+        files.append([Article(f"f{i}", 0, 0, 0, "", (Block(0, len(text), text), Block(0, len(c), c)))])
+    cuts, _, _ = _assert_same(files, workers=2)
+    for fi, articles in enumerate(files):
+        text = articles[0].blocks[0].text
+        # (the learned span takes in the full stop every paragraph before it ends with)
+        found = {(c.rule.split(":")[0], text[c.start : c.end].lstrip("。")) for c in cuts[(fi, 0, 0)]}
+        assert found == {("ownership-claim", claim), ("learned-inline", mark)}
+
+
 def _docs779() -> list[dict[str, str]]:
     cached = ROOT / "bench" / ".cache" / "dedup-peers" / "seed1-docs779" / "docs.jsonl"
     if cached.is_file():
