@@ -8,7 +8,11 @@ package does. :func:`cached_codes` keeps each one as a small ``.npy`` file
 named by a fingerprint of everything it is built from: the dictionary
 files and the module that builds the table (path, size, modification time
 of each) and the OpenCC version. Any change gives a new name, so a stale
-table is never read; a file that cannot be read is rebuilt.
+table is never read; a file that cannot be read is rebuilt. The newest
+:data:`VERSIONS_KEPT` versions of each table are kept: environments that
+share the cache (a test and a benchmark virtualenv, each with its own
+OpenCC) do not rebuild each other's tables on every run, and upgrades do
+not pile up.
 
 Where: ``$CLEANER_CACHE_DIR``, else ``$XDG_CACHE_HOME/cleaner``, else
 ``~/.cache/cleaner`` (none without a home directory).
@@ -26,10 +30,12 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["cache_dir", "cached_codes"]
+__all__ = ["VERSIONS_KEPT", "cache_dir", "cached_codes"]
 
 # Part of every fingerprint: bumped if the file layout below changes.
 _LAYOUT = b"1"
+# Versions of one table kept (by modification time, newest first).
+VERSIONS_KEPT = 4
 
 
 def cache_dir() -> Path | None:
@@ -105,11 +111,12 @@ def _store(path: Path, codes: np.ndarray) -> None:
         except BaseException:
             os.unlink(tmp)
             raise
-        # Versions of this table for other fingerprints are stale (an
-        # upgrade, an edited dictionary): keep only this one.
+        # Versions for other fingerprints are another environment's, or
+        # stale (an upgrade, an edited dictionary): only the newest few stay.
         stem = path.stem.rsplit("-", 1)[0]
-        for old in path.parent.glob(f"{stem}-*.npy"):
-            if old != path and len(old.stem) == len(path.stem):
-                old.unlink(missing_ok=True)
+        others = [old for old in path.parent.glob(f"{stem}-*.npy") if old != path and len(old.stem) == len(path.stem)]
+        others.sort(key=lambda old: (old.stat().st_mtime_ns, old.name), reverse=True)
+        for old in others[VERSIONS_KEPT - 1 :]:
+            old.unlink(missing_ok=True)
     except OSError:
         pass  # read-only home, full disk: the table is simply built next time too

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from cleaner import normalize
-from cleaner.tablecache import cache_dir, cached_codes, fingerprint
+from cleaner.tablecache import VERSIONS_KEPT, cache_dir, cached_codes, fingerprint
 
 
 def _fresh_process(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -96,12 +97,19 @@ def test_a_build_that_fails_is_not_kept(monkeypatch, tmp_path):
     assert cached_codes("t", "key", lambda: np.arange(3)).tolist() == [0, 1, 2]
 
 
-def test_a_new_fingerprint_replaces_the_stale_file_of_that_table_only(monkeypatch, tmp_path):
+def test_new_fingerprints_keep_the_newest_versions_of_that_table_only(monkeypatch, tmp_path):
+    """Two environments sharing the cache keep a version each (no rebuild
+    on every switch); past VERSIONS_KEPT, the oldest of that table goes."""
     monkeypatch.setenv("CLEANER_CACHE_DIR", str(tmp_path))
-    cached_codes("one", "a" * 16, lambda: np.arange(1))
-    cached_codes("two", "a" * 16, lambda: np.arange(2))
-    cached_codes("one", "b" * 16, lambda: np.arange(3))
-    assert sorted(f.name for f in tmp_path.iterdir()) == [f"one-{'b' * 16}.npy", f"two-{'a' * 16}.npy"]
+    cached_codes("two", "z" * 16, lambda: np.arange(2))
+    for age, fp in enumerate("abcde"):
+        cached_codes("one", fp * 16, lambda: np.arange(1))
+        os.utime(tmp_path / f"one-{fp * 16}.npy", ns=(age * 10**9, age * 10**9))  # a second apart
+    assert VERSIONS_KEPT == 4
+    assert sorted(f.name for f in tmp_path.iterdir()) == [f"one-{c * 16}.npy" for c in "bcde"] + [f"two-{'z' * 16}.npy"]
+    built = []
+    assert cached_codes("one", "b" * 16, lambda: built.append(1) or np.arange(1)).tolist() == [0]  # read, not built
+    assert built == []
 
 
 def test_lsh_parameters_and_the_gbk_class_read_back_equal_their_builds(monkeypatch, tmp_path):
