@@ -652,6 +652,34 @@ def combine_runs(tool: str, runs: list[Run], mib: float, memory: Run | None = No
     return row
 
 
+# Documents of the warm-up corpus.
+_WARMUP_DOCS = 40
+
+
+def selected_tools(args: argparse.Namespace) -> list[Tool]:
+    """The tools ``--tools`` names (all when it is empty), in table order."""
+    wanted = {s.strip() for s in args.tools.split(",") if s.strip()}
+    return [tool for tool in TOOLS if not wanted or tool.name in wanted]
+
+
+def warm_up(args: argparse.Namespace) -> None:
+    """Run every selected tool once, untimed, on a small corpus of the same kind.
+
+    A tool's first run after others would otherwise pay alone for what
+    stays cached afterwards: its libraries and data files read from disk
+    into the page cache, cleaner's tables from OpenCC's dictionaries when
+    another environment last wrote the table cache. Every tool gets the
+    same warm-up, as benchmark tools give (hyperfine's ``--warmup``).
+    """
+    work = Path(args.workdir) / "warmup"
+    path = make_doc_corpus(args.seed, _WARMUP_DOCS).write(work)
+    print(f"warm-up, untimed, {_WARMUP_DOCS} documents:", end="", flush=True)
+    for tool in selected_tools(args):
+        run = run_tool(tool, path, work / "runs", args.workers, args.timeout, pss=False)
+        print(f" {tool.name} {'ok' if run.ok else 'failed'};", end="", flush=True)
+    print(flush=True)
+
+
 def run_size(args: argparse.Namespace, n_docs: int, git_state: str) -> tuple[float, list[dict[str, Any]]]:
     """Generate one corpus, run every selected tool on it, print its tables."""
     t = time.perf_counter()
@@ -666,8 +694,7 @@ def run_size(args: argparse.Namespace, n_docs: int, git_state: str) -> tuple[flo
     mix = Counter(k for d in corpus.docs for k in _kinds(d))
     print("mix: " + ", ".join(f"{k} {v}" for k, v in sorted(mix.items())), flush=True)
 
-    wanted = {s.strip() for s in args.tools.split(",") if s.strip()}
-    tools = [tool for tool in TOOLS if not wanted or tool.name in wanted]
+    tools = selected_tools(args)
     repeat = args.repeat  # (1 or more: main checks)
     own_memory_run = args.memory == "own-run"
     runs: dict[str, list[Run]] = {tool.name: [] for tool in tools}
@@ -774,6 +801,13 @@ def main(argv: Iterable[str] | None = None) -> int:
         help="own-run (default): peak PSS from one more run of each tool, the timed runs read only RSS; "
         "same-run: PSS sampled during the timed runs (quicker, but slows large process trees)",
     )
+    ap.add_argument(
+        "--warmup",
+        type=int,
+        choices=(0, 1),
+        default=1,
+        help="1 (default): run every tool once, untimed, on a small corpus before the first timed run; 0: do not",
+    )
     ap.add_argument("--workdir", default=str(ROOT / "bench" / ".cache" / "dedup-peers"))
     ap.add_argument("--json", dest="json_out", default=None, help="write every figure to this JSON file")
     args = ap.parse_args(list(argv) if argv is not None else None)
@@ -791,6 +825,9 @@ def main(argv: Iterable[str] | None = None) -> int:
 
     git_state = _git_state()  # before the runs: others may commit meanwhile
     runs: list[tuple[float, list[dict[str, Any]]]] = []
+    if args.warmup:
+        warm_up(args)
+        print()
     for n_docs in sizes:
         runs.append(run_size(args, n_docs, git_state))
         print()

@@ -207,3 +207,19 @@ def test_the_harness_measures_a_real_process_tree(tmp_path, pss):
         assert 96 <= run.peak_pss_mib <= run.peak_rss_tree_mib
     else:  # the timed run never walks the page tables
         assert run.peak_pss_mib == 0.0
+
+
+def test_the_warm_up_runs_each_selected_tool_once_untimed_on_a_small_corpus(tmp_path, capsys):
+    import argparse
+    import json
+
+    from bench.dedup_peers import _WARMUP_DOCS, warm_up
+
+    args = argparse.Namespace(tools="ours (dedup only)", workdir=str(tmp_path), seed=1, workers=1, timeout=300.0)
+    warm_up(args)
+    docs = (tmp_path / "warmup" / "docs.jsonl").read_text(encoding="utf-8").split("\n")  # (texts hold U+2028)
+    assert len([line for line in docs if line]) == _WARMUP_DOCS
+    result = json.loads((tmp_path / "warmup" / "runs" / "ours_dedup_only.json").read_text(encoding="utf-8"))
+    assert result["clusters"] and "error" not in result  # it really ran
+    assert sorted(p.name for p in (tmp_path / "warmup" / "runs").glob("*.json")) == ["ours_dedup_only.json"]
+    assert "warm-up" in capsys.readouterr().out
