@@ -991,11 +991,12 @@ def _key_roots(
     grouped = [False] * n
     for head in js[starts].tolist():
         grouped[head] = True
-    multi = np.flatnonzero(ends - starts > 1)
-    # The shingle sets of every key a bucket of two or more holds (the only
-    # ones compared below), sorted and unique, made in one pass: made one
-    # key at a time, they were a fifth of this step (6,052 keys at 50 MiB).
-    compared = np.unique(js[np.repeat(ends - starts > 1, ends - starts)]).tolist()
+    shared = ends - starts > 1  # buckets of two or more
+    multi = np.flatnonzero(shared)
+    # The shingle sets of every key such a bucket holds (the only ones
+    # compared below), sorted and unique, made in one pass: made one key at
+    # a time, they were a fifth of this step (6,052 keys at 50 MiB).
+    compared = np.unique(js[np.repeat(shared, ends - starts)]).tolist()
     flat, bounds = shingle_hashes_many([keys[j] for j in compared], cfg.shingle_k, unique=True)
     at = dict(zip(compared, bounds.tolist()))
     ends_at = dict(zip(compared, bounds[1:].tolist()))
