@@ -34,7 +34,7 @@ import numpy as np
 from .shingle import _fmix64_  # the same MurmurHash3 finaliser as the shingles
 from .tablecache import cached_codes, fingerprint
 
-from cleaner.sketch import is_empty
+from cleaner.sketch import drawn_once, is_empty
 
 __all__ = ["optimal_params", "LSHIndex", "BandIndex", "candidate_pairs"]
 
@@ -232,9 +232,16 @@ class BandIndex:
         self.b, self.r = params if params is not None else optimal_params(threshold, num_perm, tuple(weights))
         if self.b * self.r > num_perm or self.b < 1 or self.r < 1:
             raise ValueError(f"bad params b={self.b}, r={self.r} for num_perm={num_perm}")
-        rng = np.random.default_rng(0x5EED)  # fixed: band hashes are stable across runs
-        self._mult = rng.integers(0, 1 << 63, size=(self.b, self.r), dtype=np.uint64) * np.uint64(2) + np.uint64(1)
-        self._salt = rng.integers(0, 1 << 63, size=self.b, dtype=np.uint64)
+        b, r = self.b, self.r
+
+        def draw() -> np.ndarray:
+            rng = np.random.default_rng(0x5EED)  # fixed: band hashes are stable across runs
+            mult = rng.integers(0, 1 << 63, size=(b, r), dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+            salt = rng.integers(0, 1 << 63, size=b, dtype=np.uint64)
+            return np.concatenate([mult, salt[:, None]], axis=1)
+
+        drawn = drawn_once(f"band-coefficients-{b}-{r}", draw)
+        self._mult, self._salt = np.ascontiguousarray(drawn[:, :r]), np.ascontiguousarray(drawn[:, r])
         self._buckets: dict[int, int | list[int]] = {}
         self._ids: dict[str, int] = {}
         self._keys: list[str | None] = []

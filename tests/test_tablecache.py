@@ -149,3 +149,34 @@ def test_the_han_variants_of_a_rule_pack_are_read_back_without_opencc(monkeypatc
     assert rules._han_variants(chars) == built  # read back
     assert rules._variants_from_codes(rules._variant_codes(built)) == built
     assert rules._han_variants(set()) == {}
+
+
+def test_random_parameters_are_drawn_once_and_a_warm_run_never_imports_numpy_random(monkeypatch, tmp_path):
+    """MinHash permutations, oph32 probes and band coefficients are kept on
+    disk: read back they equal their draw, and a later process that has
+    them does not pay for importing numpy.random (5-12 ms)."""
+    import subprocess
+    import sys
+
+    from cleaner import index, sketch
+
+    monkeypatch.setenv("CLEANER_CACHE_DIR", str(tmp_path))
+    got = []
+    for _ in range(2):  # drawn and kept, then read back
+        band = index.BandIndex(0.5, 128)
+        got.append((*sketch.affine_permutations(128, 1, 32), sketch.oph_probes(128, 1), band._mult, band._salt))
+    assert all(np.array_equal(x, y) and x.dtype == y.dtype for x, y in zip(*got))
+    assert all(len(list(tmp_path.glob(f"{name}-*.npy"))) == 1 for name in ("affine-128-1-32", "oph-probes-128-1", "band-coefficients-25-5"))
+    code = (
+        "import sys\n"
+        "from cleaner.cluster import cluster_texts\n"
+        "text = '同志们这次会议开得很好，市长在会上作了主体报告。' * 20\n"
+        "assert cluster_texts([{'id': 'a', 'text': text}, {'id': 'b', 'text': text}], workers=1) == [['a', 'b']]\n"
+        "print('numpy.random' in sys.modules)\n"
+    )
+    runs = [
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                       env={**os.environ, "CLEANER_CACHE_DIR": str(tmp_path / "fresh")}).stdout.strip()
+        for _ in range(2)
+    ]
+    assert runs == ["True", "False"]  # the first run draws; the second reads what it kept
