@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from functools import partial
+from operator import attrgetter
 from typing import Any
 
 from .boilerplate import BoilerplateLabeler
@@ -37,6 +38,7 @@ from .types import CanonicalArticle, DecodedFile, FileArticles, Labels, Problem,
 
 
 HTML_SUFFIXES = (".html", ".htm", ".xhtml", ".shtml")
+_FILE_AND_REASON = attrgetter("file", "reason")  # a removal's key in the report's per-file counts
 # Also takes the repair paths (GBK and Latin-1 mojibake), which build their
 # own tables on first use.
 _WARM_UP = "工作会议讲话\n同志们:\n今天我们召开全市工作会议,部署下半年的工作任务。(本文来源于网络)\n鍒氭墠璇寸殑\ncafÃ© 20XX年\r\n"
@@ -382,8 +384,14 @@ class Cleaner:
                 self.files, labels, workers=self.workers, on_cluster=on_cluster, on_phase=on_phase
             ):
                 n += 1
-                for rem in rec.removed:
-                    by_file.setdefault(rem.file, Counter())[rem.reason] += 1
+                # Counted in C, then per file: a record holds every removal
+                # of every copy (24,000 at 200 MiB), and counting them one
+                # by one here was 0.6 s of the run's serial time there.
+                for (file, reason), k in Counter(map(_FILE_AND_REASON, rec.removed)).items():
+                    counts = by_file.get(file)
+                    if counts is None:
+                        counts = by_file[file] = Counter()
+                    counts[reason] += k
                 yield rec
         self.counters.update(builder.counters)
         self.report.records = n
