@@ -61,7 +61,12 @@ class CleanResult:
 
     def records(self) -> list[dict[str, Any]]:
         """The records as JSON-ready dicts, exactly as ``articles.jsonl`` holds them."""
-        return [a.to_dict() for a in self.articles]
+        # Under the long-lived hold (see parallel.hold_long_lived), as the run
+        # was: its files and records are all still alive, and the first burst
+        # of allocations after the run otherwise sets off a full collection
+        # over them (50 MiB corpus: 0.225 s for this call, 0.045 s held).
+        with long_lived():
+            return [a.to_dict() for a in self.articles]
 
 
 def segment_file(decoded: DecodedFile, config: CleanConfig) -> FileArticles:

@@ -250,3 +250,15 @@ def test_a_copy_of_part_of_a_paragraph_is_flagged_as_a_part() -> None:
     (rec,) = clean_texts([{"id": "p", "text": raw}]).records()
     flags = [src.get("part", False) for para in rec["paragraphs"] for src in para["sources"]]
     assert flags.count(True) == 1
+
+
+def test_records_leave_the_collector_as_they_found_it(seed_result: cleaner.CleanResult) -> None:
+    """records() runs under the long-lived hold (the run's data is all
+    alive): afterwards nothing stays frozen, the thresholds are back, and
+    the dicts are the records' own."""
+    import gc
+
+    before = gc.get_threshold()
+    records = seed_result.records()
+    assert gc.get_freeze_count() == 0 and gc.get_threshold() == before
+    assert records == [a.to_dict() for a in seed_result.articles] and records
