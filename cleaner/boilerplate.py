@@ -998,11 +998,12 @@ def _key_roots(
     # a time, they were a fifth of this step (6,052 keys at 50 MiB).
     compared = np.unique(js[np.repeat(shared, ends - starts)]).tolist()
     flat, bounds = shingle_hashes_many([keys[j] for j in compared], cfg.shingle_k, unique=True)
-    at = dict(zip(compared, bounds.tolist()))
-    ends_at = dict(zip(compared, bounds[1:].tolist()))
+    bound = bounds.tolist()
+    span_of = {j: (bound[i], bound[i + 1]) for i, j in enumerate(compared)}
 
     def shingles(j: int) -> np.ndarray:
-        return flat[at[j] : ends_at[j]]
+        a, b = span_of[j]
+        return flat[a:b]
 
     for a, b in zip(starts[multi].tolist(), ends[multi].tolist()):
         # The bucket's head is the first block of its first key; it takes

@@ -32,9 +32,9 @@ from typing import Any
 import numpy as np
 
 from .shingle import _fmix64_  # the same MurmurHash3 finaliser as the shingles
-from .tablecache import cached_codes, fingerprint
+from .tablecache import cached_codes, drawn_once, fingerprint
 
-from cleaner.sketch import drawn_once, is_empty
+from cleaner.sketch import is_empty
 
 __all__ = ["optimal_params", "LSHIndex", "BandIndex", "candidate_pairs"]
 
@@ -240,7 +240,7 @@ class BandIndex:
             salt = rng.integers(0, 1 << 63, size=b, dtype=np.uint64)
             return np.concatenate([mult, salt[:, None]], axis=1)
 
-        drawn = drawn_once(f"band-coefficients-{b}-{r}", draw)
+        drawn = drawn_once(f"band-coefficients-{b}-{r}", Path(__file__), draw)
         self._mult, self._salt = np.ascontiguousarray(drawn[:, :r]), np.ascontiguousarray(drawn[:, r])
         self._buckets: dict[int, int | list[int]] = {}
         self._ids: dict[str, int] = {}

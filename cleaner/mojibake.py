@@ -28,6 +28,7 @@ import ftfy.chardata
 import numpy as np
 from ftfy.badness import BADNESS_RE
 
+from .normalize import _from_codes, _to_codes  # text <-> code points (UTF-32)
 from .rules import _class_char  # a class character, ASCII punctuation escaped
 from .tablecache import cached_codes, fingerprint
 
@@ -180,14 +181,9 @@ def gbk_mojibake_chars() -> str:
     # Python's codecs decide the set: kept on disk per Python version, as the
     # class body's code points (it holds no surrogate: UTF-32 takes it whole).
     key = fingerprint([Path(__file__)], [sys.version])
-    body = cached_codes("gbk-mojibake-class", key, lambda: _codes_of(_char_class(_gbk_mojibake_codes().tolist())))
+    body = cached_codes("gbk-mojibake-class", key, lambda: _to_codes(_char_class(_gbk_mojibake_codes().tolist())))
     assert body is not None
-    return body.astype("<u4").tobytes().decode("utf-32-le")
-
-
-def _codes_of(text: str) -> np.ndarray:
-    """The code points of ``text`` as a ``uint32`` array."""
-    return np.frombuffer(text.encode("utf-32-le"), dtype="<u4").copy()
+    return _from_codes(body)
 
 
 def _gbk_mojibake_codes() -> np.ndarray:

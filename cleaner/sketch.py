@@ -38,13 +38,13 @@ store it without buckets; callers should skip empty blocks anyway.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .tablecache import cached_codes, fingerprint
+from .tablecache import drawn_once
 
 __all__ = ["MinHasher", "affine_permutations", "SCHEMES", "is_empty", "jaccard", "exact_jaccard", "containment"]
 
@@ -107,23 +107,8 @@ def affine_permutations(num_perm: int, seed: int, width: int) -> tuple[np.ndarra
         b = gen.randint(0, 1 << width, num_perm, dtype=dtype)
         return np.stack([a, b])
 
-    a, b = drawn_once(f"affine-{num_perm}-{seed}-{width}", draw)
+    a, b = drawn_once(f"affine-{num_perm}-{seed}-{width}", Path(__file__), draw)
     return a, b
-
-
-def drawn_once(name: str, draw: Callable[[], np.ndarray]) -> np.ndarray:
-    """``draw()``, a fixed draw of random parameters, kept on disk
-    (:func:`cleaner.tablecache.cached_codes`) under ``name``: importing
-    ``numpy.random`` costs 5-12 ms in every process that draws, a tenth of
-    a small run's fixed cost; read back, the same values cost a fraction
-    of a millisecond. ``name`` must say everything the draw depends on.
-
-    >>> drawn_once("doctest-drawn-once", lambda: np.arange(3, dtype=np.uint32)).tolist()
-    [0, 1, 2]
-    """
-    got = cached_codes(name, fingerprint([Path(__file__)], [np.__version__]), draw)
-    assert got is not None
-    return got
 
 
 class MinHasher:
@@ -322,7 +307,7 @@ def oph_probes(num_perm: int, seed: int) -> np.ndarray:
         gen = np.random.RandomState(seed ^ 0x0F0F)
         return gen.randint(0, num_perm, (num_perm, _OPH_PROBES)).astype(np.int64)
 
-    rand = drawn_once(f"oph-probes-{num_perm}-{seed}-{_OPH_PROBES}", draw)
+    rand = drawn_once(f"oph-probes-{num_perm}-{seed}-{_OPH_PROBES}", Path(__file__), draw)
     bins = np.arange(num_perm, dtype=np.int64)[:, None]
     rotate = (bins + np.arange(1, num_perm, dtype=np.int64)[None, :]) % num_perm
     return np.ascontiguousarray(np.concatenate([rand, rotate], axis=1))
