@@ -420,24 +420,25 @@ def _gb2312_level(c: str) -> int:
 
 def _build_key_table() -> np.ndarray:
     pairs = cached_codes("key-t2s", _dictionaries_fingerprint("t2s"), _key_pairs)
-    if pairs is not None:
-        # _FOLD_ARRAY[t2s] with t2s the identity but at the pairs' sources:
-        # the folding table with those entries replaced, without making
-        # and gathering a second table of every code point (half the time).
-        table = _FOLD_ARRAY.copy()
-        table[pairs[0]] = _FOLD_ARRAY[pairs[1]]
-        return table
-    # No dictionaries to read: OpenCC on each CJK character alone.
-    t2s = np.arange(0x110000, dtype=np.uint32)
+    if pairs is None:
+        pairs = _key_pairs_char_by_char()
+    # The folding table with the pairs' sources folded as their targets
+    # (_FOLD_ARRAY gathered through a t2s table of every code point made
+    # the same values, in twice the time).
+    table = _FOLD_ARRAY.copy()
+    table[pairs[0]] = _FOLD_ARRAY[pairs[1]]
+    return table
+
+
+def _key_pairs_char_by_char() -> np.ndarray:
+    """``[sources, targets]`` when the dictionaries cannot be read: OpenCC's
+    t2s on each CJK character alone, where it gives one other character."""
     cps = np.concatenate([np.arange(lo, hi) for lo, hi in ((0x2E80, 0xA000), (0xF900, 0xFB00), (0x20000, 0x32400))])
     src = [chr(c) for c in cps.tolist()]
     # Newlines keep every character its own segment: no entry spans one.
     dst = _opencc_reference("t2s", "\n".join(src)).split("\n")
-    if len(dst) == len(src):
-        for a, b in zip(src, dst):
-            if len(b) == 1 and b != a:
-                t2s[ord(a)] = ord(b)
-    return _FOLD_ARRAY[t2s]
+    changed = [(ord(a), ord(b)) for a, b in zip(src, dst) if len(b) == 1 and b != a] if len(dst) == len(src) else []
+    return np.array(changed, dtype=np.uint32).reshape(-1, 2).T
 
 
 def _key_pairs() -> np.ndarray | None:

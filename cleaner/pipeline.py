@@ -394,7 +394,7 @@ class Cleaner:
                 # by one here was 0.6 s of the run's serial time there.
                 for (file, reason), k in Counter(map(_FILE_AND_REASON, rec.removed)).items():
                     counts = by_file.get(file)
-                    if counts is None:
+                    if counts is None:  # (setdefault would make a Counter per pair: 1.6x slower)
                         counts = by_file[file] = Counter()
                     counts[reason] += k
                 yield rec

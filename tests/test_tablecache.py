@@ -180,3 +180,16 @@ def test_random_parameters_are_drawn_once_and_a_warm_run_never_imports_numpy_ran
         for _ in range(2)
     ]
     assert runs == ["True", "False"]  # the first run draws; the second reads what it kept
+
+
+def test_without_the_dictionaries_the_key_table_still_folds_single_characters(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unreadable dictionaries: the key table comes from OpenCC on each CJK
+    character alone, through the same replacement as the dictionary pairs."""
+    with_dictionaries = normalize._build_key_table()
+    monkeypatch.setattr(normalize, "_dictionary_entries", lambda config: None)
+    monkeypatch.setenv("CLEANER_CACHE_DIR", "")
+    alone = normalize._build_key_table()
+    for trad, simp in ("們们", "會会", "議议", "長长"):
+        assert alone[ord(trad)] == alone[ord(simp)] == with_dictionaries[ord(simp)]
+    plain = [ord(c) for c in "abc同志，。"]
+    assert alone[plain].tolist() == with_dictionaries[plain].tolist()
