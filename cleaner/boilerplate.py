@@ -312,9 +312,25 @@ class BoilerplateLabeler:
         return False
 
     # -- the step ----------------------------------------------------------
-    def label(self, articles_by_file: Sequence[Sequence[Article]]) -> dict[BlockRef, list[Cut]]:
-        """Cuts per block for every article of every file (index order as given)."""
+    def label(
+        self, articles_by_file: Sequence[Sequence[Article]], on_file: Callable[[int, int], None] | None = None
+    ) -> dict[BlockRef, list[Cut]]:
+        """Cuts per block for every article of every file (index order as given).
+
+        ``on_file(done, total)`` reports step 1 (the rules) over the files:
+        at the start, every :data:`PROGRESS_FILES` files and at the last.
+        Steps 2 and 3 then look at the whole collection at once and report
+        nothing.
+        """
         n = resolve_workers(self.workers)
+        total = len(articles_by_file)
+
+        def file_done(fi: int) -> None:
+            if on_file is not None and ((fi + 1) % PROGRESS_FILES == 0 or fi + 1 == total):
+                on_file(fi + 1, total)
+
+        if on_file is not None:
+            on_file(0, total)
         blocks = sum(len(art.blocks) for articles in articles_by_file for art in articles)
         spread = not self.reference and n > 1 and blocks >= _PARALLEL_RULE_BLOCKS and len(articles_by_file) > 1
         texts = () if spread else (b.text for articles in articles_by_file for art in articles for b in art.blocks)
@@ -336,11 +352,13 @@ class BoilerplateLabeler:
                     self._record_rule_cuts(fi, art, whole, inline, cuts, infos, scan, texts_left)
                 keys.extend(same.setdefault(k, k) for k in file_keys)
                 scan.know_site_masks((info.text for info in infos[start:]), masks)
+                file_done(fi)
         else:
             for fi, articles in enumerate(articles_by_file):
                 for art in articles:
                     whole, inline = self._rule_decisions(art, scan.line, scan.edge, scan.inline)
                     self._record_rule_cuts(fi, art, whole, inline, cuts, infos, scan)
+                file_done(fi)
         if not self.config.repetition or not infos:
             return cuts
         if self.reference:
@@ -1114,6 +1132,10 @@ _PART_WINDOWS = 1 << 23
 _PARALLEL_WINDOWS = 1 << 20
 # The arrays of the count in progress, for forked workers (_repeated_in_part).
 _COUNTING: tuple | None = None
+
+# Files between two reports of step 1's progress (BoilerplateLabeler.label's
+# on_file): often enough for a progress bar, rarely enough to cost nothing.
+PROGRESS_FILES = 64
 
 # Step 1 goes to every process from this many blocks on (below, starting a
 # helper costs more than it saves). On the 10 MiB bench corpus (19,201

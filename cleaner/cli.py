@@ -145,6 +145,12 @@ def _workers(value: str) -> int:
     return n
 
 
+# What each phase of Cleaner.iter_records counts (its on_step).
+_PHASE_UNITS = {"labelling": "file", "clustering": "article", "merging": "cluster"}
+# What a phase does once its units are counted (a step with no count).
+_PHASE_THEN = {"labelling": "learning repeated text", "clustering": "grouping copies"}
+
+
 def _progress_bar(enabled: bool | None, total: int | None, unit: str, desc: str = "cleaning") -> Any:
     from tqdm import tqdm
 
@@ -207,30 +213,41 @@ def cmd_clean(args: argparse.Namespace) -> int:
             print(f"cleaner: error: cannot write to {out}: {exc.strerror}", file=sys.stderr)
             return EXIT_NOTHING_PROCESSED
     to_stdout = args.jsonl and not args.output
-    bar = _progress_bar(args.progress, None, "cluster", "labelling")
-    with bar:
+    # A bar per phase, each counting its own unit: labelling counts the
+    # files its rules have been through, clustering the articles sketched,
+    # merging the clusters merged. Once labelling's and clustering's units
+    # are all done, a step over the whole collection follows that reports
+    # nothing: the bar says which, and its clock runs.
+    bars: list[tuple[str, Any]] = []
 
-        def on_phase(name: str) -> None:
-            # Labelling and clustering look at the whole collection and
-            # report no steps: the bar says which one is running.
-            bar.set_description_str(name)
+    def on_phase(name: str) -> None:
+        if bars:
+            bars[-1][1].close()
+        bars.append((name, _progress_bar(args.progress, None, _PHASE_UNITS.get(name, "step"), name)))
 
-        def on_cluster(done: int, total: int) -> None:
+    def on_step(done: int, total: int | None) -> None:
+        name, bar = bars[-1]
+        if total is not None and bar.total != total:
             bar.total = total
-            bar.update(done - bar.n)
+        bar.update(done - bar.n)
+        if done == total and name in _PHASE_THEN:
+            bar.set_postfix_str(_PHASE_THEN[name])
 
-        try:
-            for rec in cleaner.iter_records(on_cluster, on_phase):
-                if writer is not None:
-                    writer.add(rec)
-                if to_stdout:
-                    sys.stdout.write(dump_record(rec.to_dict()) + "\n")
-        except SpillError as exc:
-            print(f"cleaner: error: {exc.strerror}", file=sys.stderr)
-            return EXIT_NOTHING_PROCESSED
-        except OSError as exc:
-            print(f"cleaner: error: cannot write output: {exc.strerror}", file=sys.stderr)
-            return EXIT_NOTHING_PROCESSED
+    try:
+        for rec in cleaner.iter_records(on_phase=on_phase, on_step=on_step):
+            if writer is not None:
+                writer.add(rec)
+            if to_stdout:
+                sys.stdout.write(dump_record(rec.to_dict()) + "\n")
+    except SpillError as exc:
+        print(f"cleaner: error: {exc.strerror}", file=sys.stderr)
+        return EXIT_NOTHING_PROCESSED
+    except OSError as exc:
+        print(f"cleaner: error: cannot write output: {exc.strerror}", file=sys.stderr)
+        return EXIT_NOTHING_PROCESSED
+    finally:
+        for _, bar in bars:
+            bar.close()
     report = cleaner.report
     import time
 

@@ -22,7 +22,13 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .cluster import ArticleClusterer, collect_features, continues, features_in_pools
+from .cluster import (
+    ArticleClusterer,
+    TextFeatures,
+    collect_features,
+    continues,
+    features_in_pools,
+)
 from .config import CleanConfig
 from .merge import PartSource, Variant, merge_variants
 from .normalize import convert_script, match_key, preload_conversions
@@ -172,12 +178,15 @@ class RecordBuilder:
         workers: int = 1,
         on_cluster: Callable[[int, int], None] | None = None,
         on_phase: Callable[[str], None] | None = None,
+        on_article: Callable[[int, int | None], None] | None = None,
     ) -> Iterator[CanonicalArticle]:
         """Records as each cluster is merged, cluster by cluster (clusters in
         the order of their first member), so a caller can write them as they
         come. ``workers``: processes for shingling and merging (0: every
-        core). ``on_cluster(done, total)`` reports progress; ``on_phase``
-        announces ``clustering`` and ``merging``.
+        core). ``on_cluster(done, total)`` reports merging; ``on_article(done,
+        total)`` the articles sketched for clustering (every
+        :data:`PROGRESS_ARTICLES`, ``total`` None until the last);
+        ``on_phase`` announces ``clustering`` and ``merging``.
 
         >>> from cleaner.pipeline import prepare_text
         >>> p = prepare_text("d", "讲话\\n同志们:\\n今天我们召开全市工作会议,部署下半年的工作任务。", CleanConfig())
@@ -202,9 +211,10 @@ class RecordBuilder:
 
         cfg = self.config.cluster
         with SpilledArrays() as sets:
-            words, sigs, digests = collect_features(
-                features_in_pools(utf8(), cfg, workers, repair=False, chunk_size=_FEATURE_CHUNK_ARTICLES), sets
-            )
+            feats = features_in_pools(utf8(), cfg, workers, repair=False, chunk_size=_FEATURE_CHUNK_ARTICLES)
+            words, sigs, digests = collect_features(feats if on_article is None else _counted(feats, on_article), sets)
+            if on_article is not None:
+                on_article(len(articles), len(articles))
             refreeze_long_lived()  # the clean articles live as long as the files
             clusters = self.clusterer.cluster(
                 bodies, [a.sort_key for a in articles], (sets, words, sigs, digests), workers=workers
@@ -416,6 +426,18 @@ _FEATURE_CHUNK_ARTICLES = 64
 
 # Articles merged by one pool of forked workers before it is replaced.
 _MERGE_POOL_ARTICLES = 2000
+
+# Articles sketched between two reports of clustering's progress.
+PROGRESS_ARTICLES = 256
+
+
+def _counted(items: Iterable[TextFeatures], on_article: Callable[[int, int | None], None]) -> Iterator[TextFeatures]:
+    """``items``, reporting ``on_article(done, None)`` every
+    :data:`PROGRESS_ARTICLES` of them."""
+    for done, item in enumerate(items, start=1):
+        if done % PROGRESS_ARTICLES == 0:
+            on_article(done, None)
+        yield item
 
 
 def _merge_batches(sizes: Sequence[int], limit: int) -> list[range]:

@@ -351,12 +351,13 @@ class Cleaner:
         preload_conversions()
 
     # -- labelling --------------------------------------------------------
-    def label(self, files: list[FileArticles]) -> Labels:
+    def label(self, files: list[FileArticles], on_file: Callable[[int, int], None] | None = None) -> Labels:
         """Decide the cuts for every block of every file: the rule pack, then
-        repetition across unrelated articles (see :mod:`cleaner.boilerplate`)."""
+        repetition across unrelated articles (see :mod:`cleaner.boilerplate`).
+        ``on_file(done, total)`` reports the rules' pass over the files."""
         if self._labeler is None:
             self._labeler = BoilerplateLabeler(self.config.boilerplate, known=self.known_boilerplate, workers=self.workers)
-        labels = self._labeler.label([fa.articles for fa in files])
+        labels = self._labeler.label([fa.articles for fa in files], on_file)
         for name, n in self._labeler.counters.items():
             self.counters[name] = n
         return labels
@@ -366,13 +367,33 @@ class Cleaner:
         self,
         on_cluster: Callable[[int, int], None] | None = None,
         on_phase: Callable[[str], None] | None = None,
+        on_step: Callable[[int, int | None], None] | None = None,
     ) -> Iterator[CanonicalArticle]:
         """Label, cluster and merge everything added so far; yield records
         as each cluster is merged (clusters in the order of their first
         member), so they can be written as they come. Once the last is out,
-        :attr:`report` is complete. ``on_cluster(done, total)`` reports
-        progress; ``on_phase(name)`` announces ``labelling``, ``clustering``
-        and ``merging`` as each begins."""
+        :attr:`report` is complete.
+
+        Progress: ``on_phase(name)`` announces ``labelling``, ``clustering``
+        and ``merging`` as each begins; ``on_step(done, total)`` counts the
+        current phase's units as they are done: files (labelling's rules),
+        articles (sketched for clustering; ``total`` None until the last,
+        as cleaning may drop some) and clusters (merged).
+        ``on_cluster(done, total)`` reports merging alone.
+
+        >>> c = Cleaner()
+        >>> _ = c.add_text("d", "讲话\\n同志们:\\n今天我们召开全市工作会议,部署下半年的工作任务。")
+        >>> steps = []
+        >>> _ = list(c.iter_records(on_phase=steps.append, on_step=lambda d, t: steps.append((d, t))))
+        >>> steps
+        ['labelling', (0, 1), (1, 1), 'clustering', (1, 1), 'merging', (1, 1)]
+        """
+        def on_merged(done: int, total: int) -> None:
+            if on_step is not None:
+                on_step(done, total)
+            if on_cluster is not None:
+                on_cluster(done, total)
+
         if on_phase is not None:
             on_phase("labelling")
         clear_line_caches()  # repairing is done: no need to hold them through the rest
@@ -380,13 +401,13 @@ class Cleaner:
         # them out of the cyclic GC's full collections (a quarter of a large
         # run's time otherwise; see parallel.hold_long_lived).
         with long_lived():
-            labels = self.label(self.files)
+            labels = self.label(self.files, on_step)
             refreeze_long_lived()
             builder = RecordBuilder(self.config)
             by_file: dict[str, Counter[str]] = {}
             n = 0
             for rec in builder.iter_records(
-                self.files, labels, workers=self.workers, on_cluster=on_cluster, on_phase=on_phase
+                self.files, labels, workers=self.workers, on_cluster=on_merged, on_phase=on_phase, on_article=on_step
             ):
                 n += 1
                 # Counted in C, then per file: a record holds every removal

@@ -210,9 +210,11 @@ def test_progress_bar_is_drawn_when_asked(tmp_path: Path) -> None:
 
 
 def test_progress_covers_merging_and_records_stream_out(tmp_path: Path) -> None:
-    """Two progress phases (reading inputs, merging clusters) on two worker
-    processes; the output folder holds a complete articles.jsonl (no .part
-    left) equal to the one-process run."""
+    """A progress bar per phase on one and two worker processes, each
+    counting its own unit to the end (inputs read, files labelled, articles
+    sketched, clusters merged) and saying what follows the count; the
+    output folder holds a complete articles.jsonl (no .part left) equal to
+    the one-process run."""
     runs = {}
     for workers in ("1", "2"):
         out = tmp_path / f"o{workers}"
@@ -223,6 +225,16 @@ def test_progress_covers_merging_and_records_stream_out(tmp_path: Path) -> None:
         assert proc.returncode == 0, proc.stderr
         for phase in ("reading", "labelling", "clustering", "merging"):
             assert phase in proc.stderr, phase
+        lines = proc.stderr.replace("\r", "\n").splitlines()
+        for phase, unit, then in (
+            ("labelling", "file", "learning repeated text"),
+            ("clustering", "article", "grouping copies"),
+            ("merging", "cluster", None),
+        ):
+            done = [ln for ln in lines if ln.startswith(f"{phase}: 100%") and (f"{unit}/s" in ln or f"s/{unit}" in ln)]
+            assert done, (phase, proc.stderr)
+            assert then is None or then in done[-1], (phase, done[-1])
+        assert "labelling: 100%|██████████| 5/5" in proc.stderr
         assert not (out / "articles.jsonl.part").exists()
         runs[workers] = _read_out(out)[0]
     assert runs["2"] == runs["1"]

@@ -262,3 +262,40 @@ def test_records_leave_the_collector_as_they_found_it(seed_result: cleaner.Clean
     records = seed_result.records()
     assert gc.get_freeze_count() == 0 and gc.get_threshold() == before
     assert records == [a.to_dict() for a in seed_result.articles] and records
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_progress_counts_every_phase_to_its_end(
+    monkeypatch: pytest.MonkeyPatch, seed_texts: dict[str, str], workers: int
+) -> None:
+    """iter_records reports each phase's units as they are done: the files
+    labelling's rules went through, the articles sketched for clustering,
+    the clusters merged; counts rise within a phase and end at its total."""
+    import cleaner.boilerplate
+    import cleaner.emit
+
+    monkeypatch.setattr(cleaner.boilerplate, "PROGRESS_FILES", 2)
+    monkeypatch.setattr(cleaner.emit, "PROGRESS_ARTICLES", 4)
+    c = cleaner.Cleaner(workers=workers)
+    found = c.add_texts((name, text, None) for name, text in sorted(seed_texts.items()))
+    events: list[str | tuple[int, int | None]] = []
+    merged: list[tuple[int, int]] = []
+    records = list(c.iter_records(on_cluster=lambda d, t: merged.append((d, t)), on_phase=events.append,
+                                  on_step=lambda d, t: events.append((d, t))))
+    phases = [e for e in events if isinstance(e, str)]
+    assert phases == ["labelling", "clustering", "merging"]
+    steps: dict[str, list[tuple[int, int | None]]] = {p: [] for p in phases}
+    for e in events:
+        if isinstance(e, str):
+            phase = e
+        else:
+            steps[phase].append(e)
+    for phase, seen in steps.items():
+        done = [d for d, _ in seen]
+        assert done == sorted(done) and len(set(done)) == len(done), phase
+        assert seen[-1][0] == seen[-1][1], phase  # ends at its total
+    assert steps["labelling"][0] == (0, len(seed_texts)) and steps["labelling"][-1] == (len(seed_texts),) * 2
+    assert len(steps["labelling"]) == 2 + len(seed_texts) // 2  # start, every 2 files, the last
+    kept = steps["clustering"][-1][0]
+    assert 0 < kept <= found and [d for d, _ in steps["clustering"][:-1]] == list(range(4, kept, 4))
+    assert steps["merging"] == merged and merged[-1] == (len(records), len(records))
