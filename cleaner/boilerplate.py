@@ -58,7 +58,7 @@ from .rules import (
     glued_page_number,
 )
 from .shingle import char_batches, match_keys, shingle_hashes, shingle_hashes_many
-from .sketch import MinHasher, exact_jaccard
+from .sketch import MinHasher, exact_jaccard, sorted_unique
 from .types import Article, Block, Cut
 
 BlockRef = tuple[int, int, int]  # (file index, article index, block index)
@@ -1014,7 +1014,7 @@ def _key_roots(
     # The shingle sets of every key such a bucket holds (the only ones
     # compared below), sorted and unique, made in one pass: made one key at
     # a time, they were a fifth of this step (6,052 keys at 50 MiB).
-    compared = np.unique(js[np.repeat(shared, ends - starts)]).tolist()
+    compared = sorted_unique(js[np.repeat(shared, ends - starts)]).tolist()
     flat, bounds = shingle_hashes_many([keys[j] for j in compared], cfg.shingle_k, unique=True)
     bound = bounds.tolist()
     span_of = {j: (bound[i], bound[i + 1]) for i, j in enumerate(compared)}
@@ -1325,7 +1325,7 @@ def _repeated_runs(
     # Each (cluster, text) pair once, cluster-major: copies within a
     # cluster add nothing, and a stable sort by hash then leaves each hash's
     # windows ordered by cluster, so distinct clusters are changes of value.
-    pairs = np.unique(cl * ntext + tid)
+    pairs = sorted_unique(cl * ntext + tid)
     if min_clusters >= 1:
         # Whether an n-gram is in min_clusters clusters needs only
         # min_clusters of each text's clusters: if any text holding it keeps

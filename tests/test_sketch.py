@@ -176,3 +176,14 @@ def test_permutations_are_datasketchs_own(scheme: str, width: int, num_perm: int
     da, db = MinHash(num_perm=num_perm, seed=seed, scheme=scheme).permutations
     assert a.dtype == np.asarray(da).dtype
     assert np.array_equal(a, da) and np.array_equal(b, db)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(min_value=0, max_value=2**64 - 1), max_size=60),
+    st.sampled_from(["uint64", "int64", "uint32"]),
+)
+def test_sorted_unique_is_numpys_unique(values: list[int], dtype: str) -> None:
+    x = np.array(values, dtype=np.uint64).astype(dtype)  # (wraps into the narrower types)
+    got, want = sketch.sorted_unique(x), np.unique(x)
+    assert got.dtype == want.dtype and got.tolist() == want.tolist()
