@@ -218,14 +218,20 @@ def cmd_clean(args: argparse.Namespace) -> int:
     # merging the clusters merged. Once labelling's and clustering's units
     # are all done, a step over the whole collection follows that reports
     # nothing: the bar says which, and its clock runs.
+    # A phase's bar is drawn at its first count (0, given as it begins), so
+    # that it starts with its total when there is one.
     bars: list[tuple[str, Any]] = []
+    phase: list[str] = []
 
     def on_phase(name: str) -> None:
         if bars:
             bars[-1][1].close()
-        bars.append((name, _progress_bar(args.progress, None, _PHASE_UNITS.get(name, "step"), name)))
+        phase[:] = [name]
 
     def on_step(done: int, total: int | None) -> None:
+        if phase:
+            name = phase.pop()
+            bars.append((name, _progress_bar(args.progress, total, _PHASE_UNITS.get(name, "step"), name)))
         name, bar = bars[-1]
         if total is not None and bar.total != total:
             bar.total = total

@@ -183,10 +183,10 @@ class RecordBuilder:
         """Records as each cluster is merged, cluster by cluster (clusters in
         the order of their first member), so a caller can write them as they
         come. ``workers``: processes for shingling and merging (0: every
-        core). ``on_cluster(done, total)`` reports merging; ``on_article(done,
-        total)`` the articles sketched for clustering (every
-        :data:`PROGRESS_ARTICLES`, ``total`` None until the last);
-        ``on_phase`` announces ``clustering`` and ``merging``.
+        core). ``on_cluster(done, total)`` reports merging (from 0);
+        ``on_article(done, total)`` the articles sketched for clustering
+        (from 0, then every :data:`PROGRESS_ARTICLES`; ``total`` None until
+        the last); ``on_phase`` announces ``clustering`` and ``merging``.
 
         >>> from cleaner.pipeline import prepare_text
         >>> p = prepare_text("d", "讲话\\n同志们:\\n今天我们召开全市工作会议,部署下半年的工作任务。", CleanConfig())
@@ -195,6 +195,8 @@ class RecordBuilder:
         """
         if on_phase is not None:
             on_phase("clustering")
+        if on_article is not None:
+            on_article(0, None)
         articles: list[CleanArticle] = []
         bodies: list[str] = []
         outside: dict[tuple[str, int], list[Removal]] = {}
@@ -223,6 +225,8 @@ class RecordBuilder:
             self.counters[f"cluster:{name}"] = n
         if on_phase is not None:
             on_phase("merging")
+        if on_cluster is not None:
+            on_cluster(0, len(clusters))
         if resolve_workers(workers) == 1:
             for done, members in enumerate(clusters, start=1):
                 yield from self.records_for([articles[i] for i in members], outside)

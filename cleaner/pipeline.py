@@ -376,17 +376,18 @@ class Cleaner:
 
         Progress: ``on_phase(name)`` announces ``labelling``, ``clustering``
         and ``merging`` as each begins; ``on_step(done, total)`` counts the
-        current phase's units as they are done: files (labelling's rules),
-        articles (sketched for clustering; ``total`` None until the last,
-        as cleaning may drop some) and clusters (merged).
-        ``on_cluster(done, total)`` reports merging alone.
+        current phase's units as they are done, starting with 0 as each
+        phase begins: files (labelling's rules), articles (sketched for
+        clustering; ``total`` None until the last, as cleaning may drop some)
+        and clusters (merged). ``on_cluster(done, total)`` reports merging
+        alone.
 
         >>> c = Cleaner()
         >>> _ = c.add_text("d", "讲话\\n同志们:\\n今天我们召开全市工作会议,部署下半年的工作任务。")
         >>> steps = []
         >>> _ = list(c.iter_records(on_phase=steps.append, on_step=lambda d, t: steps.append((d, t))))
         >>> steps
-        ['labelling', (0, 1), (1, 1), 'clustering', (1, 1), 'merging', (1, 1)]
+        ['labelling', (0, 1), (1, 1), 'clustering', (0, None), (1, 1), 'merging', (0, 1), (1, 1)]
         """
         def on_merged(done: int, total: int) -> None:
             if on_step is not None:

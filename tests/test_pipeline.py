@@ -270,7 +270,8 @@ def test_progress_counts_every_phase_to_its_end(
 ) -> None:
     """iter_records reports each phase's units as they are done: the files
     labelling's rules went through, the articles sketched for clustering,
-    the clusters merged; counts rise within a phase and end at its total."""
+    the clusters merged; counts start at 0, rise within a phase and end at
+    its total."""
     import cleaner.boilerplate
     import cleaner.emit
 
@@ -297,5 +298,6 @@ def test_progress_counts_every_phase_to_its_end(
     assert steps["labelling"][0] == (0, len(seed_texts)) and steps["labelling"][-1] == (len(seed_texts),) * 2
     assert len(steps["labelling"]) == 2 + len(seed_texts) // 2  # start, every 2 files, the last
     kept = steps["clustering"][-1][0]
-    assert 0 < kept <= found and [d for d, _ in steps["clustering"][:-1]] == list(range(4, kept, 4))
-    assert steps["merging"] == merged and merged[-1] == (len(records), len(records))
+    assert steps["clustering"][0] == (0, None)
+    assert 0 < kept <= found and [d for d, _ in steps["clustering"][1:-1]] == list(range(4, kept, 4))
+    assert steps["merging"] == merged and merged[0] == (0, len(records)) and merged[-1] == (len(records),) * 2
