@@ -46,7 +46,7 @@ from .normalize import match_key_codes
 from .parallel import long_lived, map_ordered, refreeze_long_lived, release_free_memory, resolve_workers
 from .segment import parse_ordinal
 from .shingle import key_code_hashes, match_keys, shingle_hashes, shingle_hashes_text
-from .sketch import MinHasher
+from .sketch import MinHasher, sorted_unique
 from .spill import SpilledArrays, sizes_of
 
 
@@ -1120,15 +1120,8 @@ def shingle_set32(hashes: np.ndarray) -> np.ndarray:
     >>> shingle_set32(np.array([2**40 + 5, 5, 3], dtype=np.uint64)).tolist()
     [3, 5]
     """
-    a = np.asarray(hashes).astype(np.uint32)  # a copy: sorted in place below
-    if len(a) < 2:
-        return a
-    # Sort and drop repeats: np.unique's hash path is several times slower here.
-    a.sort()
-    keep = np.empty(len(a), dtype=bool)
-    keep[0] = True
-    np.not_equal(a[1:], a[:-1], out=keep[1:])
-    return a[keep]
+    # astype makes a copy, ours to sort in place.
+    return sorted_unique(np.asarray(hashes).astype(np.uint32), copy=False)
 
 
 class TextFeatures(NamedTuple):

@@ -195,8 +195,6 @@ class RecordBuilder:
         """
         if on_phase is not None:
             on_phase("clustering")
-        if on_article is not None:
-            on_article(0, None)
         articles: list[CleanArticle] = []
         bodies: list[str] = []
         outside: dict[tuple[str, int], list[Removal]] = {}
@@ -215,8 +213,6 @@ class RecordBuilder:
         with SpilledArrays() as sets:
             feats = features_in_pools(utf8(), cfg, workers, repair=False, chunk_size=_FEATURE_CHUNK_ARTICLES)
             words, sigs, digests = collect_features(feats if on_article is None else _counted(feats, on_article), sets)
-            if on_article is not None:
-                on_article(len(articles), len(articles))
             refreeze_long_lived()  # the clean articles live as long as the files
             clusters = self.clusterer.cluster(
                 bodies, [a.sort_key for a in articles], (sets, words, sigs, digests), workers=workers
@@ -436,12 +432,20 @@ PROGRESS_ARTICLES = 256
 
 
 def _counted(items: Iterable[TextFeatures], on_article: Callable[[int, int | None], None]) -> Iterator[TextFeatures]:
-    """``items``, reporting ``on_article(done, None)`` every
-    :data:`PROGRESS_ARTICLES` of them."""
+    """``items``, reporting ``on_article``: ``(0, None)`` first, ``(done,
+    None)`` every :data:`PROGRESS_ARTICLES` and ``(n, n)`` after the last.
+
+    >>> seen = []
+    >>> list(_counted(iter("abc"), lambda d, t: seen.append((d, t)))), seen
+    (['a', 'b', 'c'], [(0, None), (3, 3)])
+    """
+    on_article(0, None)
+    done = 0
     for done, item in enumerate(items, start=1):
         if done % PROGRESS_ARTICLES == 0:
             on_article(done, None)
         yield item
+    on_article(done, done)
 
 
 def _merge_batches(sizes: Sequence[int], limit: int) -> list[range]:

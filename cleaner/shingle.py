@@ -53,6 +53,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from cleaner.normalize import match_key, match_key_with_map
+from cleaner.sketch import sorted_unique
 
 __all__ = [
     "SPACED",
@@ -167,14 +168,8 @@ def _codes(key: str) -> np.ndarray:
 
 
 def _finish(h: np.ndarray, unique: bool) -> np.ndarray:
-    """Sort and drop repeats (np.unique is hash-based and slower here)."""
-    if not unique or len(h) < 2:
-        return h
-    h.sort()
-    keep = np.empty(len(h), dtype=bool)
-    keep[0] = True
-    np.not_equal(h[1:], h[:-1], out=keep[1:])
-    return h[keep]
+    """With ``unique``: sorted, repeats dropped (``h`` is ours to sort)."""
+    return sorted_unique(h, copy=False) if unique else h
 
 
 # Units per prefix-sum block: bounds the cached power tables (2 x 8 bytes per

@@ -377,15 +377,19 @@ def _as_sets(a: Any, b: Any) -> tuple[Any, Any, bool]:
     return _as_set(a), _as_set(b), False
 
 
-def sorted_unique(x: np.ndarray) -> np.ndarray:
+def sorted_unique(x: np.ndarray, *, copy: bool = True) -> np.ndarray:
     """Sorted unique values, by a sort and a compare. ``np.unique`` without
     ``return_*`` takes a hash path in numpy 2: 13x slower on 400,000
-    int64 values here (0.38 against 0.027 s).
+    int64 values here (0.38 against 0.027 s). ``copy=False``: ``x`` is
+    sorted in place (for a caller that owns it).
 
     >>> sorted_unique(np.array([5, 3, 5, 1])).tolist()
     [1, 3, 5]
     """
-    x = np.sort(x)
+    if copy:
+        x = np.sort(x)
+    else:
+        x.sort()
     if len(x) < 2:
         return x
     keep = np.empty(len(x), dtype=bool)
