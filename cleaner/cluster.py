@@ -202,14 +202,23 @@ class _SampleOwners:
     owners (enough to be found through, without growing with the copies).
 
     Kept in numpy arrays, not a dict of lists (70 MB of Python objects at
-    200 MiB): entries (hash, owner, leader?) are appended to a log, and the
-    log is sorted into the main arrays every ``log_size`` entries. Hashes
-    are the low 32 bits that clustering's shingle sets keep
-    (:func:`shingle_set32`), and stored so; wider values raise. Within a
-    hash, entries keep their arrival order, and an entry counts if it is a
-    leader's or among the first ``cap``: that is the dict's rule, since a
-    hash takes every entry until it has ``cap`` (tested against
-    :class:`_SampleOwnersReference`).
+    200 MiB). An entry is one ``uint64``: the hash in the high 32 bits, then
+    the arrival number of the :meth:`add` that made it and a leader bit, so
+    that sorting entries sorts them by hash and, within a hash, by arrival.
+    Entries are appended to a log; the log is sorted into a *level* when it
+    holds ``log_size`` entries, or ``SCAN_LIMIT`` when :meth:`counts` is
+    asked, and the newest level is merged into the one before while that
+    one is under ``GROWTH`` times its size. A look-up then searches a few
+    sorted levels and a short log, and only for hashes whose bit is set in
+    a bitmap of the hashes added: a log of up to 65,536 entries searched at
+    every look-up took most of the pass on texts that copy nothing, where
+    every text is looked up and every leader's samples logged. Hashes are the low 32 bits that
+    clustering's shingle sets keep (:func:`shingle_set32`), and stored so;
+    wider values raise. An entry counts if it is a leader's or among its
+    hash's first ``cap``: that is the dict's rule, since a hash takes every
+    entry until it has ``cap`` (tested against
+    :class:`_SampleOwnersReference`). Entries that can never count are
+    dropped whenever the oldest level takes a merge.
 
     >>> owners = _SampleOwners(cap=1)
     >>> owners.add(0, np.array([8, 16], dtype=np.uint32), capped=False)
@@ -218,27 +227,36 @@ class _SampleOwners:
     [(0, 1), (1, 1)]
     """
 
+    GROWTH = 4
+    # A look-up searches a log of up to this many entries as it is, and
+    # sorts a longer one into a level first.
+    SCAN_LIMIT = 1024
+
     def __init__(self, cap: int, log_size: int = 1 << 16, owners: int = 2**31) -> None:
         """``owners``: a bound on the texts' numbers (narrower arrays below 2**31)."""
         self.cap = cap
         self.log_size = log_size
-        owner_type = np.int32 if owners <= 2**31 else np.int64
-        # The main arrays: sorted by hash, arrival order within a hash,
-        # entries past ``cap`` that are not leaders' dropped.
-        self._h = np.zeros(0, dtype=np.uint32)
-        self._o = np.zeros(0, dtype=owner_type)
-        self._lead = np.zeros(0, dtype=bool)
-        # Hashes with ``cap`` entries or more in the main arrays: a
+        # Arrival number -> the text that added (an entry holds the number).
+        self._owners = np.zeros(1024, dtype=np.int32 if owners <= 2**31 else np.int64)
+        self._arrivals = 0
+        # Sorted levels of entries, oldest first.
+        self._levels: list[np.ndarray] = []
+        # Hashes with ``cap`` entries or more in the oldest level: a
         # satellite's entries for them would not count, so they are not kept.
         # Copies share most samples, so most of a satellite's go here.
         self._full = np.zeros(0, dtype=np.uint32)
-        # The log: entries in arrival order, in arrays grown as needed.
-        self._lh = np.zeros(1024, dtype=np.uint32)
-        self._lo = np.zeros(1024, dtype=owner_type)
-        self._ll = np.zeros(1024, dtype=bool)
+        # The log: entries in arrival order, in an array grown as needed.
+        self._log = np.zeros(1024, dtype=np.uint64)
         self._logged = 0
+        # One bit per range of hashes, set when an entry of the range is
+        # added: a look-up searches the levels only for hashes whose bit is
+        # set (texts that copy nothing find few). 2 MiB at most.
+        bits = min(max((owners * 4096 - 1).bit_length(), 16), 24)  # 4,096 a text, a power of two
+        self._seen = np.zeros(1 << (bits - 3), dtype=np.uint8)
+        self._seen_shift = np.uint32(32 - bits)
 
     def add(self, x: int, sampled: np.ndarray, capped: bool) -> None:
+        """Index ``x`` under ``sampled`` (sorted, unique)."""
         sampled = _hashes32(sampled)
         if capped and len(self._full) and len(sampled):
             at = np.searchsorted(self._full, sampled)
@@ -246,62 +264,117 @@ class _SampleOwners:
             sampled = sampled[self._full[at] != sampled]
         if not len(sampled):
             return
+        arrival = self._arrivals
+        if arrival >= _MAX_ARRIVALS:
+            raise ValueError(f"more than {_MAX_ARRIVALS} texts indexed")
+        self._arrivals += 1
+        if arrival == len(self._owners):
+            self._owners = np.resize(self._owners, 2 * arrival)
+        self._owners[arrival] = x
         a, b = self._logged, self._logged + len(sampled)
-        if b > len(self._lh):
-            size = max(b, 2 * len(self._lh))
-            self._lh, self._lo, self._ll = (np.resize(arr, size) for arr in (self._lh, self._lo, self._ll))
-        self._lh[a:b] = sampled
-        self._lo[a:b] = x
-        self._ll[a:b] = not capped
+        if b > len(self._log):
+            self._log = np.resize(self._log, max(b, 2 * len(self._log)))
+        np.left_shift(sampled, 32, out=self._log[a:b], dtype=np.uint64)
+        self._log[a:b] |= np.uint64(arrival << 1 | (not capped))
         self._logged = b
         if b >= self.log_size:
-            self._fold_log()
+            self._sort_log()
 
-    def _fold_log(self) -> None:
-        n = self._logged
-        order = np.argsort(self._lh[:n], kind="stable")  # arrival order kept within a hash
-        lh, lo, ll = self._lh[:n][order], self._lo[:n][order], self._ll[:n][order]
-        at = np.searchsorted(self._h, lh, side="right")  # after the older entries of the hash
-        # One array at a time, each old one dropped as soon as it is merged:
-        # the fold's peak is what bounds the pass's memory on large runs.
-        self._h = h = np.insert(self._h, at, lh)
-        ranks = run_ranks(h)
-        # A hash is full once it has an entry at rank cap - 1.
-        self._full = h[ranks == self.cap - 1]
-        self._lead = lead = np.insert(self._lead, at, ll)
+    def _sort_log(self) -> None:
+        """The log becomes the newest level; levels are merged, newest into
+        the one before, while that one is under ``GROWTH`` times its size."""
+        if not self._logged:
+            return
+        levels = self._levels
+        level = np.sort(self._log[: self._logged])  # entries are distinct
+        levels.append(level)
+        self._logged = 0
+        at = (level >> np.uint64(32 + int(self._seen_shift))).astype(np.uint32)
+        np.bitwise_or.at(self._seen, at >> np.uint32(3), np.left_shift(1, at & np.uint32(7), dtype=np.uint8))
+        while len(levels) > 1 and len(levels[-2]) < self.GROWTH * len(levels[-1]):
+            newer = levels.pop()
+            levels.append(self._merged(levels.pop(), newer, oldest=not levels))
+
+    def _merged(self, older: np.ndarray, newer: np.ndarray, oldest: bool) -> np.ndarray:
+        merged = np.concatenate((older, newer))
+        del older
+        merged.sort(kind="stable")  # two sorted runs: one linear merge
+        if not oldest:
+            return merged
+        # Ranks here are the hashes' own (nothing is older): a hash is full
+        # once it has an entry at rank cap - 1, and satellites' entries past
+        # cap never count.
+        hashes = (merged >> np.uint64(32)).astype(np.uint32)
+        ranks = run_ranks(hashes)
+        self._full = hashes[ranks == self.cap - 1]
+        del hashes
         keep = ranks < self.cap
         del ranks
-        keep |= lead
-        self._h = h[keep]
-        del h
-        self._o = np.insert(self._o, at, lo)[keep]
-        self._lead = lead[keep]
-        self._logged = 0
+        keep |= (merged & np.uint64(1)).astype(bool)
+        return merged[keep]
 
     def counts(self, sampled: np.ndarray) -> Counter[int]:
         """How many of ``sampled`` (sorted, unique) each indexed text has."""
         sampled = _hashes32(sampled)
-        lo = np.searchsorted(self._h, sampled, side="left")
-        hi = np.searchsorted(self._h, sampled, side="right")
-        n = hi - lo
-        take = np.repeat(lo - np.cumsum(n) + n, n) + np.arange(int(n.sum()))
-        owners, lead, hashes = self._o[take], self._lead[take], self._h[take]
-        rank = run_ranks(hashes)  # each hash's entries are one run here
-        if self._logged and len(sampled):
-            lh = self._lh[: self._logged]
-            at = np.searchsorted(sampled, lh)
+        if not len(sampled):
+            return Counter()
+        if self._logged > self.SCAN_LIMIT:
+            self._sort_log()
+        found: list[np.ndarray] = []
+        # The hashes' entries in the levels, oldest first: ``before`` of them
+        # precede a hash's entries in the next level. Only hashes whose bit
+        # is set can be in a level.
+        at = sampled >> self._seen_shift
+        bit = (self._seen[at >> np.uint32(3)] >> (at & np.uint32(7)).astype(np.uint8)) & np.uint8(1)
+        maybe = np.flatnonzero(bit)
+        keys = sampled[maybe]
+        before_keys = np.zeros(len(keys), dtype=np.int64)
+        starts = np.left_shift(keys, 32, dtype=np.uint64)  # a hash's entries: (hash, 0) up to (hash, all ones)
+        for level in self._levels if len(keys) else ():
+            lo = np.searchsorted(level, starts)
+            # Most hashes are in no level (texts that copy nothing): their
+            # ends are not searched for.
+            there = np.flatnonzero(lo < len(level))
+            there = there[(level[lo[there]] >> np.uint64(32)) == keys[there]]
+            if not len(there):
+                continue
+            n = np.zeros(len(keys), dtype=np.int64)
+            n[there] = np.searchsorted(level, starts[there] | np.uint64(0xFFFFFFFF)) - lo[there]
+            total = int(n.sum())
+            first = np.cumsum(n) - n  # where each hash's entries start among those taken
+            within = np.arange(total) - np.repeat(first, n)
+            entries = level[np.repeat(lo, n) + within]
+            counted = (within + np.repeat(before_keys, n)) < self.cap
+            counted |= (entries & np.uint64(1)).astype(bool)
+            found.append(entries[counted])
+            before_keys += n
+        if self._logged:
+            # The log, newer than every level, in arrival order: its entries
+            # of each hash come after the levels'.
+            before = np.zeros(len(sampled), dtype=np.int64)
+            before[maybe] = before_keys
+            log = self._log[: self._logged]
+            hashes = (log >> np.uint64(32)).astype(np.uint32)
+            at = np.searchsorted(sampled, hashes)
             at[at == len(sampled)] = 0
-            hit = np.flatnonzero(sampled[at] == lh)
-            order = hit[np.argsort(lh[hit], kind="stable")]
-            lh, lo_, ll = lh[order], self._lo[order], self._ll[order]
-            # A logged entry comes after the main arrays' entries of its hash.
-            before = n[np.searchsorted(sampled, lh)]
-            owners = np.concatenate([owners, lo_])
-            lead = np.concatenate([lead, ll])
-            rank = np.concatenate([rank, run_ranks(lh) + before])
-        counted = owners[lead | (rank < self.cap)]
-        ids, times = np.unique(counted, return_counts=True)
+            hit = np.flatnonzero(sampled[at] == hashes)
+            if len(hit):
+                order = hit[np.argsort(at[hit], kind="stable")]  # by hash, arrival order kept
+                which = at[order]
+                entries = log[order]
+                counted = (run_ranks(which) + before[which]) < self.cap
+                counted |= (entries & np.uint64(1)).astype(bool)
+                found.append(entries[counted])
+        if not found:
+            return Counter()
+        arrivals = (np.concatenate(found) & np.uint64(0xFFFFFFFF)) >> np.uint64(1)
+        ids, times = np.unique(self._owners[arrivals.astype(np.int64)], return_counts=True)
         return Counter(dict(zip(ids.tolist(), times.tolist())))
+
+
+# An entry's arrival number and leader bit share its low 32 bits; all ones
+# there stays free, so that (hash, all ones) ends every hash's entries.
+_MAX_ARRIVALS = 2**31 - 1
 
 
 def _hashes32(values: np.ndarray) -> np.ndarray:
@@ -399,6 +472,10 @@ class _Prefetcher:
         self._proc.start()
         child.close()
         self.bands, self.ordered = bands, ordered
+        # A text that shares no band with any other has nothing to queue:
+        # in a collection of distinct texts, nearly every one (and each
+        # becomes a leader, so the look-ahead cost was paid for nothing).
+        self.shared = shares_a_band(bands)
         self.lost = False  # the helper died; nothing more is asked of it
         self._queue: deque[tuple[int, int, int]] = deque()  # (position, text, leader)
         self._out: deque[np.ndarray] = deque()  # pairs sent, answers not yet read
@@ -418,6 +495,8 @@ class _Prefetcher:
     def leader(self, pos: int, x: int) -> None:
         """``x``, at ``pos``, became a leader: queue the texts soon after it
         that share a band with it."""
+        if not self.shared[pos]:
+            return
         ahead = self.bands[pos + 1 : pos + 1 + self.window]
         near = np.flatnonzero((ahead == self.bands[pos]).any(axis=1)) + pos + 1
         self._queue.extend((q, self.ordered[q], x) for q in near.tolist())
@@ -458,6 +537,22 @@ class _Prefetcher:
         self._proc.terminate()  # nothing of its work is needed any more
         self._proc.join()
         self._conn.close()
+
+
+def shares_a_band(bands: np.ndarray) -> np.ndarray:
+    """Whether each row of ``(n, b)`` band hashes has, in some column, the
+    value of another row there: whether it can be any text's LSH candidate.
+
+    >>> shares_a_band(np.array([[1, 2], [3, 2], [4, 5]], dtype=np.uint64)).tolist()
+    [True, True, False]
+    """
+    shared = np.zeros(len(bands), dtype=bool)
+    for column in np.asarray(bands).T:
+        order = np.argsort(column)
+        same = column[order[1:]] == column[order[:-1]]
+        shared[order[1:][same]] = True
+        shared[order[:-1][same]] = True
+    return shared
 
 
 def _prefetch_intersections(conn: Any, sets: Sequence[np.ndarray]) -> None:
@@ -1024,8 +1119,19 @@ class ArticleClusterer:
             return set()
         h = np.concatenate(hashes)
         o = np.concatenate(owners)
-        order = np.argsort(h, kind="stable")
-        h, o = h[order], o[order]
+        if h.max() <= 0xFFFFFFFF:
+            # Clustering's 32-bit sets: (hash, owner) packed in one integer
+            # and sorted is the order of a stable sort by hash, without an
+            # argsort and two gathers.
+            packed = h.astype(np.uint64) << np.uint64(32)
+            packed |= o.astype(np.uint64)
+            packed.sort()
+            h = packed >> np.uint64(32)
+            o = (packed & np.uint64(0xFFFFFFFF)).astype(np.int64)
+            del packed
+        else:
+            order = np.argsort(h, kind="stable")
+            h, o = h[order], o[order]
         starts = np.flatnonzero(np.r_[True, h[1:] != h[:-1]])
         sizes = np.diff(np.r_[starts, len(h)])
         keep = (sizes >= 2) & (sizes <= cfg.max_bucket)

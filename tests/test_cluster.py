@@ -260,11 +260,16 @@ def _containment_candidates_naive(clusterer: ArticleClusterer, sets: list[np.nda
     return out
 
 
-@given(st.lists(st.lists(st.integers(0, 400), min_size=0, max_size=120), min_size=0, max_size=12))
+@given(
+    st.lists(st.lists(st.integers(0, 400), min_size=0, max_size=120), min_size=0, max_size=12),
+    st.sampled_from([0, 2**32 - 402, 2**40]),
+)
 @settings(max_examples=150, deadline=None)
-def test_containment_candidates_equal_the_pairwise_rule(raw: list[list[int]]) -> None:
+def test_containment_candidates_equal_the_pairwise_rule(raw: list[list[int]], base: int) -> None:
+    # Clustering's sets are 32-bit (packed path, up to the top value); wider
+    # sets take the plain path.
     clusterer = ArticleClusterer(ClusterConfig(sample_mod=2, min_shingles=5, max_bucket=6))
-    sets = [np.unique(np.array(xs, dtype=np.uint64)) for xs in raw]
+    sets = [np.unique(np.array([base + x for x in xs], dtype=np.uint64)) for xs in raw]
     assert clusterer._containment_candidates(sets) == _containment_candidates_naive(clusterer, sets)
 
 
@@ -304,18 +309,30 @@ def test_leader_pass_equals_every_pair_linked_on_cleaned_articles(tmp_path) -> N
 _OPS = st.lists(
     st.tuples(
         st.sampled_from(["leader", "satellite", "counts"]),
-        st.lists(st.integers(0, 40), max_size=12, unique=True).map(sorted),
+        # The top values too: a hash of all ones ends the packed entries' range.
+        st.lists(st.integers(0, 40).map(lambda v: v if v < 38 else 2**32 - 41 + v), max_size=12, unique=True).map(sorted),
     ),
     max_size=40,
 )
 
 
 @settings(max_examples=200, deadline=None)
-@given(ops=_OPS, cap=st.integers(1, 4), log_size=st.integers(1, 20))
-def test_sample_owner_arrays_equal_the_dict_of_lists(ops: list[tuple[str, list[int]]], cap: int, log_size: int) -> None:
-    # Tiny logs fold at every step and in between: the rule "a leader's, or
-    # among a hash's first cap entries" must hold across folds.
+@given(
+    ops=_OPS,
+    cap=st.integers(1, 4),
+    log_size=st.integers(1, 20),
+    growth=st.sampled_from([1, 2, 8]),
+    scan_limit=st.sampled_from([0, 5, 4096]),
+)
+def test_sample_owner_arrays_equal_the_dict_of_lists(
+    ops: list[tuple[str, list[int]]], cap: int, log_size: int, growth: int, scan_limit: int
+) -> None:
+    # Tiny logs are sorted into levels at every step and in between, looked
+    # up as they are or sorted first, and levels merge at every growth
+    # factor: the rule "a leader's, or among a hash's first cap entries"
+    # must hold across the log, levels and merges.
     fast, ref = _SampleOwners(cap, log_size=log_size), _SampleOwnersReference(cap)
+    fast.GROWTH, fast.SCAN_LIMIT = growth, scan_limit
     for x, (op, hashes) in enumerate(ops):
         sampled = np.array(hashes, dtype=np.uint32)
         if op == "counts":
@@ -323,7 +340,7 @@ def test_sample_owner_arrays_equal_the_dict_of_lists(ops: list[tuple[str, list[i
         else:
             fast.add(x, sampled, capped=op == "satellite")
             ref.add(x, sampled, capped=op == "satellite")
-    everything = np.arange(41, dtype=np.uint32)
+    everything = np.concatenate([np.arange(38), 2**32 - 41 + np.arange(38, 41)]).astype(np.uint32)
     assert fast.counts(everything) == ref.counts(everything)
 
 
