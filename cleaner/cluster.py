@@ -286,7 +286,11 @@ class _SampleOwners:
         if not self._logged:
             return
         levels = self._levels
-        level = np.sort(self._log[: self._logged])  # entries are distinct
+        # Entries are distinct, so any sort will do: a short log is a few
+        # long sorted runs (a leader's samples), which timsort merges 4x
+        # faster; a long one is a satellite's few at a time (quicksort).
+        n = self._logged
+        level = np.sort(self._log[:n], kind="stable" if n <= 4 * self.SCAN_LIMIT else None)
         levels.append(level)
         self._logged = 0
         at = (level >> np.uint64(32 + int(self._seen_shift))).astype(np.uint32)
@@ -311,7 +315,7 @@ class _SampleOwners:
         keep = ranks < self.cap
         del ranks
         keep |= (merged & np.uint64(1)).astype(bool)
-        return merged[keep]
+        return merged if keep.all() else merged[keep]  # (leaders only: no copy)
 
     def counts(self, sampled: np.ndarray) -> Counter[int]:
         """How many of ``sampled`` (sorted, unique) each indexed text has."""
@@ -898,7 +902,10 @@ class ArticleClusterer:
             )
         else:
             units, satellites, guards, bridges = list(range(len(nodes))), {}, {}, set()
-        unit_sets = [node_sets[x] for x in units]
+        # Read one at a time (the containment index keeps only their
+        # samples): where nothing is copied every text is a unit, and the
+        # list of all their sets held the whole corpus's sets at once.
+        unit_sets = _Picked(node_sets, units)
         unit_sigs = node_sigs[units] if node_sigs is not None and len(units) > 1 else None
         candidates = {
             (units[a], units[b])
@@ -1104,34 +1111,48 @@ class ArticleClusterer:
                     pairs.add((ids[a], ids[b]))
         return pairs
 
-    def _containment_candidates(self, node_sets: list[np.ndarray]) -> set[tuple[int, int]]:
+    def _containment_candidates(self, node_sets: Sequence[np.ndarray]) -> set[tuple[int, int]]:
         cfg = self.config
         mod = np.uint64(cfg.sample_mod)
         hashes: list[np.ndarray] = []
-        owners: list[np.ndarray] = []
+        owner_of: list[int] = []
         for i, s in enumerate(node_sets):
             if len(s) < cfg.min_shingles:
                 continue
-            sampled = s[s % mod == 0]
-            hashes.append(sampled)
-            owners.append(np.full(len(sampled), i, dtype=np.int64))
+            hashes.append(s[s % mod == 0])
+            owner_of.append(i)
         if not hashes:
             return set()
-        h = np.concatenate(hashes)
-        o = np.concatenate(owners)
-        if h.max() <= 0xFFFFFFFF:
+        sizes = np.fromiter(map(len, hashes), dtype=np.int64, count=len(hashes))
+        if all(a.dtype == np.uint32 for a in hashes):
             # Clustering's 32-bit sets: (hash, owner) packed in one integer
             # and sorted is the order of a stable sort by hash, without an
-            # argsort and two gathers.
-            packed = h.astype(np.uint64) << np.uint64(32)
-            packed |= o.astype(np.uint64)
+            # argsort and two gathers (and a fraction of their memory).
+            packed = np.empty(int(sizes.sum()), dtype=np.uint64)
+            at = 0
+            for i, a in zip(owner_of, hashes):
+                np.left_shift(a, 32, out=packed[at : at + len(a)], dtype=np.uint64)
+                packed[at : at + len(a)] |= np.uint64(i)
+                at += len(a)
+            del hashes
             packed.sort()
-            h = packed >> np.uint64(32)
+            h = (packed >> np.uint64(32)).astype(np.uint32)
             o = (packed & np.uint64(0xFFFFFFFF)).astype(np.int64)
             del packed
         else:
+            h = np.concatenate(hashes)
+            o = np.repeat(np.asarray(owner_of, dtype=np.int64), sizes)
+            del hashes
             order = np.argsort(h, kind="stable")
             h, o = h[order], o[order]
+        # Counted before the samples that no other text has are dropped:
+        # in a collection of distinct texts, nearly all of them.
+        per_text = np.bincount(o, minlength=len(node_sets)).tolist()
+        in_run = np.zeros(len(h), dtype=bool)
+        np.equal(h[1:], h[:-1], out=in_run[1:])
+        in_run[:-1] |= in_run[1:]
+        h, o = h[in_run], o[in_run]
+        del in_run
         starts = np.flatnonzero(np.r_[True, h[1:] != h[:-1]])
         sizes = np.diff(np.r_[starts, len(h)])
         keep = (sizes >= 2) & (sizes <= cfg.max_bucket)
@@ -1155,12 +1176,11 @@ class ArticleClusterer:
         # A piece contained in another shares most of its samples with it:
         # require a share of the smaller side's samples, not just a few common
         # phrases (which long unrelated speeches always have).
-        counts = np.bincount(o, minlength=n).tolist()
         share = min(cfg.containment_min, cfg.word_containment_min) / 2
         out: set[tuple[int, int]] = set()
         for code, c in shared.items():
             x, y = divmod(code, n)
-            if x != y and c >= max(cfg.min_shared_samples, share * min(counts[x], counts[y])):
+            if x != y and c >= max(cfg.min_shared_samples, share * min(per_text[x], per_text[y])):
                 out.add((x, y))
         return out
 

@@ -223,3 +223,19 @@ def test_the_warm_up_runs_each_selected_tool_once_untimed_on_a_small_corpus(tmp_
     assert result["clusters"] and "error" not in result  # it really ran
     assert sorted(p.name for p in (tmp_path / "warmup" / "runs").glob("*.json")) == ["ours_dedup_only.json"]
     assert "warm-up" in capsys.readouterr().out
+
+
+def test_distinct_documents_benchmark_runs_ours_and_finds_no_copy(tmp_path, capsys):
+    """bench.distinct_docs: documents that copy nothing (every text leads and
+    is looked up in the sampled-shingle index); a cluster would be a false merge."""
+    from bench.distinct_docs import distinct_docs, main
+
+    docs = distinct_docs(40, 600)
+    assert len({d["text"] for d in docs}) == 40
+    assert main(["--docs", "240", "--chars", "600", "--repeat", "1", "--tools", "ours (dedup only)",
+                 "--workers", "1", "--workdir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("| ours (dedup only) |"))
+    assert row.split("|")[5].strip() == "0"  # false pairs
+    with pytest.raises(SystemExit):
+        main(["--tools", "no such tool", "--workdir", str(tmp_path)])

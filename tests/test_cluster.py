@@ -269,7 +269,8 @@ def test_containment_candidates_equal_the_pairwise_rule(raw: list[list[int]], ba
     # Clustering's sets are 32-bit (packed path, up to the top value); wider
     # sets take the plain path.
     clusterer = ArticleClusterer(ClusterConfig(sample_mod=2, min_shingles=5, max_bucket=6))
-    sets = [np.unique(np.array([base + x for x in xs], dtype=np.uint64)) for xs in raw]
+    dtype = np.uint32 if base < 2**32 else np.uint64
+    sets = [np.unique(np.array([base + x for x in xs], dtype=dtype)) for xs in raw]
     assert clusterer._containment_candidates(sets) == _containment_candidates_naive(clusterer, sets)
 
 
