@@ -476,10 +476,6 @@ class _Prefetcher:
         self._proc.start()
         child.close()
         self.bands, self.ordered = bands, ordered
-        # A text that shares no band with any other has nothing to queue:
-        # in a collection of distinct texts, nearly every one (and each
-        # becomes a leader, so the look-ahead cost was paid for nothing).
-        self.shared = shares_a_band(bands)
         self.lost = False  # the helper died; nothing more is asked of it
         self._queue: deque[tuple[int, int, int]] = deque()  # (position, text, leader)
         self._out: deque[np.ndarray] = deque()  # pairs sent, answers not yet read
@@ -499,8 +495,6 @@ class _Prefetcher:
     def leader(self, pos: int, x: int) -> None:
         """``x``, at ``pos``, became a leader: queue the texts soon after it
         that share a band with it."""
-        if not self.shared[pos]:
-            return
         ahead = self.bands[pos + 1 : pos + 1 + self.window]
         near = np.flatnonzero((ahead == self.bands[pos]).any(axis=1)) + pos + 1
         self._queue.extend((q, self.ordered[q], x) for q in near.tolist())
@@ -970,6 +964,11 @@ class ArticleClusterer:
         index = BandIndex(cfg.candidate_threshold, cfg.num_perm)
         sets = graph.sets
         bands = index.band_hashes(sigs[ordered]) if ordered else None
+        # A text that shares no band with any other finds nothing in the
+        # buckets and is found by no one there: it is neither looked up nor
+        # put in them, nor does the prefetcher look ahead for it. In a
+        # collection of distinct texts that is nearly every text.
+        in_a_band = shares_a_band(bands) if bands is not None else None
         # Band hash -> the text in its bucket, or a list once there are more
         # (most buckets hold one text: a list each was most of the pass's
         # memory on a large run).
@@ -1043,7 +1042,7 @@ class ArticleClusterer:
             for pos, x in enumerate(ordered):
                 if prefetch is not None:
                     prefetch.pump(pos, graph)
-                row = bands[pos].tolist() if bands is not None and graph.sizes[x] else []
+                row = bands[pos].tolist() if in_a_band is not None and in_a_band[pos] and graph.sizes[x] else []
                 # The texts sharing a bucket with x; how many buckets each
                 # shares is counted only when needed.
                 buckets = list(map(dict.get, tables, row))
