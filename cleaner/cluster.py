@@ -212,13 +212,13 @@ class _SampleOwners:
     sorted levels and a short log, and only for hashes whose bit is set in
     a bitmap of the hashes added: a log of up to 65,536 entries searched at
     every look-up took most of the pass on texts that copy nothing, where
-    every text is looked up and every leader's samples logged. Hashes are the low 32 bits that
-    clustering's shingle sets keep (:func:`shingle_set32`), and stored so;
-    wider values raise. An entry counts if it is a leader's or among its
-    hash's first ``cap``: that is the dict's rule, since a hash takes every
-    entry until it has ``cap`` (tested against
-    :class:`_SampleOwnersReference`). Entries that can never count are
-    dropped whenever the oldest level takes a merge.
+    every text is looked up and every leader's samples logged. Hashes are
+    the low 32 bits that clustering's shingle sets keep
+    (:func:`shingle_set32`), and stored so; wider values raise. An entry
+    counts if it is a leader's or among its hash's first ``cap``: that is
+    the dict's rule, since a hash takes every entry until it has ``cap``
+    (tested against :class:`_SampleOwnersReference`). Entries that can
+    never count are dropped whenever the oldest level takes a merge.
 
     >>> owners = _SampleOwners(cap=1)
     >>> owners.add(0, np.array([8, 16], dtype=np.uint32), capped=False)
