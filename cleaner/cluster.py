@@ -310,11 +310,11 @@ class _SampleOwners:
         # cap never count.
         # Views, not copies: this merge's peak bounds the pass's memory on
         # large runs (at 200 MiB its temporaries were a few MB of the peak).
-        ranks = run_ranks(_high_words(merged))
-        self._full = _high_words(merged)[ranks == self.cap - 1]
+        ranks = run_ranks(_field(merged, np.uint32, 32))
+        self._full = _field(merged, np.uint32, 32)[ranks == self.cap - 1]
         keep = ranks < self.cap
         del ranks
-        keep |= (_low_bytes(merged) & np.uint8(1)).view(bool)
+        keep |= (_field(merged, np.uint8, 0) & np.uint8(1)).view(bool)
         return merged if keep.all() else merged[keep]  # (leaders only: no copy)
 
     def counts(self, sampled: np.ndarray) -> Counter[int]:
@@ -376,28 +376,19 @@ class _SampleOwners:
         return Counter(dict(zip(ids.tolist(), times.tolist())))
 
 
-def _high_words(a: np.ndarray) -> np.ndarray:
-    """``(a >> 32).astype(np.uint32)`` of a ``uint64`` array, as a view where
-    the byte order allows.
+def _field(a: np.ndarray, dtype: type, shift: int) -> np.ndarray:
+    """``((a >> shift) & dtype's all ones).astype(dtype)`` of a ``uint64``
+    array, as a view where the byte order allows (``shift`` a multiple of
+    the width of ``dtype``).
 
-    >>> _high_words(np.array([5 << 32 | 7], dtype=np.uint64)).tolist()
-    [5]
+    >>> a = np.array([5 << 32 | 257], dtype=np.uint64)
+    >>> _field(a, np.uint32, 32).tolist(), _field(a, np.uint8, 0).tolist()
+    ([5], [1])
     """
+    width = np.dtype(dtype).itemsize
     if np.little_endian and a.flags.c_contiguous:
-        return a.view(np.uint32)[1::2]
-    return (a >> np.uint64(32)).astype(np.uint32)
-
-
-def _low_bytes(a: np.ndarray) -> np.ndarray:
-    """``(a & 0xFF).astype(np.uint8)`` of a ``uint64`` array, as a view where
-    the byte order allows.
-
-    >>> _low_bytes(np.array([5 << 32 | 257], dtype=np.uint64)).tolist()
-    [1]
-    """
-    if np.little_endian and a.flags.c_contiguous:
-        return a.view(np.uint8)[0::8]
-    return (a & np.uint64(0xFF)).astype(np.uint8)
+        return a.view(dtype)[shift // (8 * width) :: 8 // width]
+    return ((a >> np.uint64(shift)) & np.uint64(np.iinfo(dtype).max)).astype(dtype)
 
 
 # An entry's arrival number and leader bit share its low 32 bits; all ones

@@ -435,3 +435,14 @@ def test_cluster_texts_groups_alike_on_one_process_and_two(pool_texts: int, monk
     assert two == one
     assert sum(len(g) for g in one) == len(records)
     assert any({f"{i}", f"{i}-traditional"} <= set(g) for g in one for i in range(len(texts)))
+
+
+@given(st.lists(st.integers(0, 2**64 - 1), max_size=50))
+@settings(max_examples=100, deadline=None)
+def test_packed_entry_fields_equal_shifts_through_views_and_copies(values: list[int]) -> None:
+    from cleaner.cluster import _field
+
+    a = np.array(values, dtype=np.uint64)
+    for arr in (a, a[::2]):  # a view where it can, a copy where it is strided
+        assert _field(arr, np.uint32, 32).tolist() == [v >> 32 for v in arr.tolist()]
+        assert _field(arr, np.uint8, 0).tolist() == [v & 0xFF for v in arr.tolist()]
