@@ -241,14 +241,19 @@ class RecordBuilder:
                 # the articles it touches (reference counts are writes), and
                 # a worker that lived through the whole run would end up
                 # holding a copy of most of the corpus.
-                for records, counters in map_ordered(
-                    _cluster_records, batch, workers=workers, chunk_size=1, inherit=True
-                ):
-                    self.counters.update(counters)
-                    done += 1
-                    if on_cluster is not None:
-                        on_cluster(done, len(clusters))
-                    yield from records
+                # Claimed a few clusters at a time, up to _MERGE_CHUNK_ARTICLES
+                # articles (a bigger cluster alone): a cluster of one article
+                # costs less to build than to claim and send back on its own.
+                sizes = [len(clusters[i]) for i in batch]
+                chunks = [range(batch.start + r.start, batch.start + r.stop)
+                          for r in _merge_batches(sizes, _MERGE_CHUNK_ARTICLES)]
+                for results in map_ordered(_chunk_records, chunks, workers=workers, chunk_size=1, inherit=True):
+                    for records, counters in results:
+                        self.counters.update(counters)
+                        done += 1
+                        if on_cluster is not None:
+                            on_cluster(done, len(clusters))
+                        yield from records
         finally:
             _BUILD = None
 
@@ -426,6 +431,8 @@ _FEATURE_CHUNK_ARTICLES = 64
 
 # Articles merged by one pool of forked workers before it is replaced.
 _MERGE_POOL_ARTICLES = 2000
+# Articles a merge worker claims at a time, in whole clusters (see iter_records).
+_MERGE_CHUNK_ARTICLES = 16
 
 # Articles sketched between two reports of clustering's progress.
 PROGRESS_ARTICLES = 256
@@ -483,6 +490,11 @@ def _cluster_records(index: int) -> tuple[list[CanonicalArticle], Counter[str]]:
     after.subtract(before)
     builder.counters = before
     return records, +after
+
+
+def _chunk_records(indices: range) -> list[tuple[list[CanonicalArticle], Counter[str]]]:
+    """:func:`_cluster_records` of each cluster in ``indices``, in order."""
+    return [_cluster_records(i) for i in indices]
 
 
 def _source_title(fa: FileArticles, art: Article) -> str:

@@ -221,15 +221,17 @@ def test_workers_zero_means_every_core() -> None:
     assert resolve_workers(0) >= 1 and resolve_workers(5) == 5
 
 
-@pytest.mark.parametrize("pool_articles", [4000, 5])
+@pytest.mark.parametrize(("pool_articles", "chunk_articles"), [(4000, 16), (5, 1), (5, 3)])
 def test_the_pipeline_gives_the_same_records_on_two_processes_as_on_one(
-    pool_articles: int, monkeypatch: pytest.MonkeyPatch
+    pool_articles: int, chunk_articles: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The parallel path against the one-process reference, record for record
     (text, provenance offsets, removals, order) and report counters; also
     with feature and merge pools replaced every few articles, as on a large
-    run (articles are cleaned while the feature pools work)."""
+    run (articles are cleaned while the feature pools work), and merge
+    workers claiming one cluster or a few at a time."""
     monkeypatch.setattr(emit, "_MERGE_POOL_ARTICLES", pool_articles)
+    monkeypatch.setattr(emit, "_MERGE_CHUNK_ARTICLES", chunk_articles)
     if pool_articles < 100:
         monkeypatch.setattr(emit, "_FEATURE_CHUNK_ARTICLES", 4)
         monkeypatch.setattr(cluster, "_FEATURE_POOL_TEXTS", 20)
