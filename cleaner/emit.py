@@ -236,7 +236,8 @@ class RecordBuilder:
         _BUILD = (self, articles, outside, clusters)  # forked workers inherit it
         try:
             done = 0
-            for batch in _merge_batches([len(c) for c in clusters], _MERGE_POOL_ARTICLES):
+            sizes = [len(c) for c in clusters]
+            for batch in _merge_batches(sizes, _MERGE_POOL_ARTICLES):
                 # A fresh pool per batch: a forked worker copies the pages of
                 # the articles it touches (reference counts are writes), and
                 # a worker that lived through the whole run would end up
@@ -244,9 +245,8 @@ class RecordBuilder:
                 # Claimed a few clusters at a time, up to _MERGE_CHUNK_ARTICLES
                 # articles (a bigger cluster alone): a cluster of one article
                 # costs less to build than to claim and send back on its own.
-                sizes = [len(clusters[i]) for i in batch]
                 chunks = [range(batch.start + r.start, batch.start + r.stop)
-                          for r in _merge_batches(sizes, _MERGE_CHUNK_ARTICLES)]
+                          for r in _merge_batches(sizes[batch.start : batch.stop], _MERGE_CHUNK_ARTICLES)]
                 for results in map_ordered(_chunk_records, chunks, workers=workers, chunk_size=1, inherit=True):
                     for records, counters in results:
                         self.counters.update(counters)
